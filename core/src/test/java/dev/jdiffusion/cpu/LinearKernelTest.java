@@ -1,0 +1,110 @@
+package dev.jdiffusion.cpu;
+
+import static dev.jdiffusion.cpu.KernelAsserts.AWKWARD;
+import static dev.jdiffusion.cpu.KernelAsserts.random;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.jdiffusion.tensor.LinearWeight;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.RawTensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.Test;
+
+class LinearKernelTest {
+
+    @ParameterizedTest(name = "threads={0}")
+    @ValueSource(ints = {1, 3})
+    void matchesScalarReferenceOnAwkwardShapes(int threads) {
+        Random r = new Random(threads);
+        try (CpuBackend backend = new CpuBackend(threads)) {
+            for (int m : new int[] {1, 5, 6, 7, 97, 200}) {
+                for (int k : AWKWARD) {
+                    for (int n : AWKWARD) {
+                        check(backend, r, m, k, n, (m + k + n) % 2 == 0);
+                    }
+                }
+            }
+            // K longer than one K block, M over one row tile, N over several panels.
+            check(backend, r, 131, 700, 77, true);
+            check(backend, r, 7, 513, 300, false);
+        }
+    }
+
+    private static void check(CpuBackend backend, Random r, int m, int k, int n, boolean withBias) {
+        float[] a = random(r, m * k, 1);
+        float[] w = random(r, n * k, 1);
+        float[] bias = withBias ? random(r, n, 1) : null;
+        double[] expected = ScalarReference.linear(a, w, bias, m, k, n);
+        double[] magnitude = ScalarReference.linearMagnitude(a, w, bias, m, k, n);
+        try (LinearWeight weight = backend.prepareLinear(w, n, k);
+                Tensor x = backend.fromFloats(a, m, k);
+                Tensor b = bias == null ? null : backend.fromFloats(bias, n);
+                Tensor y = backend.linear(x, weight, b)) {
+            assertEquals(m, y.dim(0));
+            assertEquals(n, y.dim(1));
+            float[] actual = y.toFloatArray();
+            for (int i = 0; i < actual.length; i++) {
+                // float accumulation of k products: error bounded by ~k ulps of the sum of magnitudes
+                double tolerance = 2e-7 * (k + 2) * magnitude[i] + 1e-30;
+                if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
+                    fail("m=" + m + " k=" + k + " n=" + n + " element " + i + ": expected " + expected[i] + " got " + actual[i]);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sixteenBitWeightsAreWidenedWhenPacked() {
+        Random r = new Random(3);
+        int m = 9;
+        int k = 37;
+        int n = 21;
+        float[] a = random(r, m * k, 1);
+        try (CpuBackend backend = new CpuBackend(2); Arena arena = Arena.ofConfined()) {
+            for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
+                MemorySegment bytes = arena.allocate((long) n * k * 2);
+                float[] w = new float[n * k];
+                for (int i = 0; i < w.length; i++) {
+                    short bits = dtype == DType.F16
+                            ? Float.floatToFloat16((float) r.nextGaussian())
+                            : (short) (Float.floatToRawIntBits((float) r.nextGaussian()) >>> 16);
+                    bytes.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), i, bits);
+                    w[i] = dtype == DType.F16 ? Float.float16ToFloat(bits) : Float.intBitsToFloat(bits << 16);
+                }
+                RawTensor raw = new RawTensor("w", dtype, new long[] {n, k}, bytes);
+                double[] expected = ScalarReference.linear(a, w, null, m, k, n);
+                try (LinearWeight weight = backend.prepareLinear(raw); Tensor x = backend.fromFloats(a, m, k);
+                        Tensor y = backend.linear(x, weight, null)) {
+                    KernelAsserts.assertClose(expected, y.toFloatArray(), 1e-4, 1e-5, dtype.toString());
+                }
+            }
+        }
+    }
+
+    @Test
+    void batchedInputKeepsLeadingDimensions() {
+        try (CpuBackend backend = new CpuBackend(2); LinearWeight w = backend.prepareLinear(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+                Tensor x = backend.fromFloats(new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, 2, 2, 3);
+                Tensor y = backend.linear(x, w, null)) {
+            assertEquals(java.util.List.of(2, 2, 2), java.util.Arrays.stream(y.shape()).boxed().toList());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {1, 4, 2, 5, 3, 6, 6, 15}, y.toFloatArray());
+        }
+    }
+
+    @Test
+    void wrongInputWidthIsRefused() {
+        try (CpuBackend backend = new CpuBackend(1); LinearWeight w = backend.prepareLinear(new float[6], 2, 3);
+                Tensor x = backend.fromFloats(new float[4], 1, 4)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.linear(x, w, null));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("expects 3"), e.getMessage());
+        }
+    }
+}
