@@ -92,6 +92,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor copy(Tensor tensor) {
+        requireF32(tensor, "tensor");
+        Tensor copy = empty(tensor.shape());
+        copy.data().copyFrom(tensor.data());
+        return copy;
+    }
+
+    @Override
     public float[] toFloatArray(Tensor tensor) {
         requireF32(tensor, "tensor");
         return tensor.data().toArray(ValueLayout.JAVA_FLOAT);

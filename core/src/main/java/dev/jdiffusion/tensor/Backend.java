@@ -25,6 +25,9 @@ public interface Backend extends AutoCloseable {
      */
     Tensor fromRaw(RawTensor raw);
 
+    /** A new tensor with the same shape and elements. */
+    Tensor copy(Tensor tensor);
+
     /** Copies the elements of a tensor of this backend to a new float array. */
     float[] toFloatArray(Tensor tensor);
 

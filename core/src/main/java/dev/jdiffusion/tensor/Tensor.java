@@ -93,6 +93,17 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(backend, s, dtype, data(), null);
     }
 
+    /**
+     * The same memory under another shape, taking over this tensor's ownership: the result frees it,
+     * and this tensor must not be used any more.
+     */
+    public Tensor reshapeOwned(int... newShape) {
+        Tensor view = reshape(newShape);
+        Tensor owner = new Tensor(backend, view.shape, dtype, data, release);
+        closed = true;
+        return owner;
+    }
+
     /** The elements as floats (copied to the host when the tensor lives elsewhere). */
     public float[] toFloatArray() {
         checkOpen();

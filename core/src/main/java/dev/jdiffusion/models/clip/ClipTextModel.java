@@ -1,0 +1,211 @@
+package dev.jdiffusion.models.clip;
+
+import dev.jdiffusion.nn.LayerNorm;
+import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.safetensors.Safetensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * CLIP's text transformer, as transformers' {@code CLIPTextModel}: token and position embeddings,
+ * pre-norm causal transformer layers, a final layer norm, and pooling at the EOS token. Weights are
+ * read by their transformers names ({@code text_model.encoder.layers.N.self_attn.q_proj.weight}, ...).
+ * Immutable once built; one instance can serve many threads.
+ */
+public final class ClipTextModel implements AutoCloseable {
+    private static final String PREFIX = "text_model";
+    private static final System.Logger LOG = System.getLogger(ClipTextModel.class.getName());
+
+    private final ClipTextConfig config;
+    private final Backend backend;
+    private final Tensor tokenEmbedding;
+    private final Tensor positionEmbedding;
+    private final List<ClipEncoderLayer> layers;
+    private final LayerNorm finalLayerNorm;
+    private final TensorSource ownedSource;
+
+    private ClipTextModel(ClipTextConfig config, Weights weights, TensorSource ownedSource) {
+        this.config = config;
+        this.backend = weights.backend();
+        this.ownedSource = ownedSource;
+        Weights w = weights.at(PREFIX);
+        this.tokenEmbedding = w.at("embeddings.token_embedding").tensor("weight", config.vocabSize(), config.hiddenSize());
+        this.positionEmbedding = w.at("embeddings.position_embedding")
+                .tensor("weight", config.maxPositionEmbeddings(), config.hiddenSize());
+        List<ClipEncoderLayer> built = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            built.add(new ClipEncoderLayer(w.at("encoder.layers").at(i), config));
+        }
+        this.layers = List.copyOf(built);
+        this.finalLayerNorm = new LayerNorm(w.at("final_layer_norm"), config.hiddenSize(), config.layerNormEps());
+    }
+
+    /**
+     * Loads a transformers text-encoder folder: {@code config.json} and {@code model.safetensors} (or
+     * its sharded index).
+     */
+    public static ClipTextModel load(Path folder, Backend backend) {
+        ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
+        Path single = folder.resolve("model.safetensors");
+        Path index = folder.resolve("model.safetensors.index.json");
+        TensorSource source = Safetensors.open(Files.exists(single) || !Files.exists(index) ? single : index);
+        try {
+            Weights weights = Weights.of(source, backend);
+            ClipTextModel model = new ClipTextModel(config, weights, source);
+            if (!weights.unusedNames().isEmpty()) {
+                LOG.log(System.Logger.Level.INFO, "{0}: tensors not used by the text encoder: {1}", folder,
+                        weights.unusedNames());
+            }
+            return model;
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /** Builds the model from weights the caller keeps open for the model's lifetime. */
+    public static ClipTextModel of(ClipTextConfig config, Weights weights) {
+        return new ClipTextModel(config, weights, null);
+    }
+
+    public ClipTextConfig config() {
+        return config;
+    }
+
+    /** Runs the encoder over a batch of id sequences of equal length. */
+    public ClipTextOutput forward(int[][] inputIds) {
+        return forward(inputIds, false);
+    }
+
+    /**
+     * Runs the encoder; with {@code keepHiddenStates} the output also holds the embeddings and every
+     * layer's output (transformers' {@code output_hidden_states=True}).
+     */
+    public ClipTextOutput forward(int[][] inputIds, boolean keepHiddenStates) {
+        int batch = inputIds.length;
+        int tokens = checkIds(inputIds);
+        int hidden = config.hiddenSize();
+        List<Tensor> hiddenStates = new ArrayList<>();
+        Tensor x = embed(inputIds, tokens);
+        try {
+            if (keepHiddenStates) {
+                hiddenStates.add(backend.copy(x));
+            }
+            for (ClipEncoderLayer layer : layers) {
+                layer.forward(x);
+                if (keepHiddenStates) {
+                    hiddenStates.add(backend.copy(x));
+                }
+            }
+            Tensor last = finalLayerNorm.forward(x);
+            Tensor pooled = pool(last, inputIds, tokens, hidden);
+            return new ClipTextOutput(last, pooled, List.copyOf(hiddenStates));
+        } catch (RuntimeException e) {
+            hiddenStates.forEach(Tensor::close);
+            throw e;
+        } finally {
+            x.close();
+        }
+    }
+
+    /**
+     * The conditioning Stable Diffusion feeds its U-Net: the last hidden state for {@code clipSkip = 0},
+     * otherwise the output of the layer {@code clipSkip} before the last, through the final layer norm
+     * (diffusers' {@code clip_skip}).
+     */
+    public Tensor encode(int[][] inputIds, int clipSkip) {
+        if (clipSkip < 0 || clipSkip >= config.numHiddenLayers()) {
+            throw new IllegalArgumentException("clip skip must be in [0, " + (config.numHiddenLayers() - 1) + "], got "
+                    + clipSkip);
+        }
+        int tokens = checkIds(inputIds);
+        Tensor x = embed(inputIds, tokens);
+        try {
+            for (int i = 0; i < layers.size() - clipSkip; i++) {
+                layers.get(i).forward(x);
+            }
+            return finalLayerNorm.forward(x);
+        } finally {
+            x.close();
+        }
+    }
+
+    private int checkIds(int[][] inputIds) {
+        if (inputIds.length == 0) {
+            throw new IllegalArgumentException("the batch of token ids is empty");
+        }
+        int tokens = inputIds[0].length;
+        for (int[] ids : inputIds) {
+            if (ids.length != tokens) {
+                throw new IllegalArgumentException("all sequences of a batch must have the same length, got "
+                        + tokens + " and " + ids.length);
+            }
+            for (int id : ids) {
+                if (id < 0 || id >= config.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + config.vocabSize());
+                }
+            }
+        }
+        if (tokens == 0 || tokens > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("sequences must have 1 to " + config.maxPositionEmbeddings()
+                    + " tokens, got " + tokens);
+        }
+        return tokens;
+    }
+
+    /** Token embeddings plus position embeddings: {@code [batch, tokens, hidden]}. */
+    private Tensor embed(int[][] inputIds, int tokens) {
+        int batch = inputIds.length;
+        int[] flatIds = new int[batch * tokens];
+        int[] positions = new int[batch * tokens];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(inputIds[b], 0, flatIds, b * tokens, tokens);
+            for (int t = 0; t < tokens; t++) {
+                positions[b * tokens + t] = t;
+            }
+        }
+        Tensor x = backend.gatherRows(tokenEmbedding, flatIds);
+        try (Tensor position = backend.gatherRows(positionEmbedding, positions)) {
+            backend.addInPlace(x, position);
+        }
+        return x.reshapeOwned(batch, tokens, config.hiddenSize());
+    }
+
+    private Tensor pool(Tensor last, int[][] inputIds, int tokens, int hidden) {
+        int[] rows = new int[inputIds.length];
+        for (int b = 0; b < inputIds.length; b++) {
+            rows[b] = b * tokens + eosPosition(inputIds[b]);
+        }
+        return backend.gatherRows(last.reshape(inputIds.length * tokens, hidden), rows);
+    }
+
+    private int eosPosition(int[] ids) {
+        int best = 0;
+        for (int t = 0; t < ids.length; t++) {
+            if (config.eosTokenId() == 2) {
+                if (ids[t] > ids[best]) {
+                    best = t;
+                }
+            } else if (ids[t] == config.eosTokenId()) {
+                return t;
+            }
+        }
+        return config.eosTokenId() == 2 ? best : 0; // transformers' argmax over "no EOS anywhere" is 0
+    }
+
+    @Override
+    public void close() {
+        tokenEmbedding.close();
+        positionEmbedding.close();
+        layers.forEach(ClipEncoderLayer::close);
+        finalLayerNorm.close();
+        if (ownedSource != null) {
+            ownedSource.close();
+        }
+    }
+}

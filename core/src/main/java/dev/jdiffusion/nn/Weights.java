@@ -1,0 +1,101 @@
+package dev.jdiffusion.nn;
+
+import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.LinearWeight;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.MissingTensorException;
+import dev.jdiffusion.weights.RawTensor;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.WeightsException;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A view of a model's weights scoped by key prefix, so that a layer is built from the same path the
+ * checkpoint names it by: {@code new Linear(w.at("to_q"), ...)} reads {@code <prefix>.to_q.weight}.
+ * Every read is checked against the shape the model expects, and recorded, so that tensors a file holds
+ * but no layer read can be reported once the model is built.
+ */
+public final class Weights {
+    private final TensorSource source;
+    private final Backend backend;
+    private final String prefix;
+    private final Set<String> used;
+
+    private Weights(TensorSource source, Backend backend, String prefix, Set<String> used) {
+        this.source = source;
+        this.backend = backend;
+        this.prefix = prefix;
+        this.used = used;
+    }
+
+    /** The root scope of {@code source}, making tensors on {@code backend}. */
+    public static Weights of(TensorSource source, Backend backend) {
+        return new Weights(source, backend, "", ConcurrentHashMap.newKeySet());
+    }
+
+    /** The scope {@code <prefix>.<name>} (dots in {@code name} allowed: {@code at("layers.3")}). */
+    public Weights at(String name) {
+        return new Weights(source, backend, key(name), used);
+    }
+
+    /** The scope {@code <prefix>.<index>}. */
+    public Weights at(int index) {
+        return at(Integer.toString(index));
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** This scope's prefix, for messages. */
+    public String prefix() {
+        return prefix;
+    }
+
+    public boolean contains(String name) {
+        return source.contains(key(name));
+    }
+
+    /** The stored tensor {@code name}, checked to have exactly {@code expectedShape}. */
+    public RawTensor raw(String name, long... expectedShape) {
+        String key = key(name);
+        RawTensor raw = source.find(key).orElseThrow(() -> new MissingTensorException(key, source.description()));
+        if (!Arrays.equals(raw.shape(), expectedShape)) {
+            throw new WeightsException("tensor '" + key + "' in " + source.description() + " has shape "
+                    + Arrays.toString(raw.shape()) + " but the model's config expects " + Arrays.toString(expectedShape)
+                    + ": the weights and config.json belong to different models");
+        }
+        if (!raw.dtype().isFloatingPoint()) {
+            throw new WeightsException("tensor '" + key + "' in " + source.description() + " is " + raw.dtype()
+                    + ", expected a floating-point type");
+        }
+        used.add(key);
+        return raw;
+    }
+
+    /** The tensor {@code name} on the backend (F32), checked to have {@code expectedShape}. */
+    public Tensor tensor(String name, int... expectedShape) {
+        return backend.fromRaw(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+    }
+
+    /** The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products. */
+    public LinearWeight linear(String name, int... expectedShape) {
+        return backend.prepareLinear(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+    }
+
+    /** Names in the source that no layer has read so far, sorted. */
+    public SortedSet<String> unusedNames() {
+        SortedSet<String> unused = new TreeSet<>(source.names());
+        unused.removeAll(used);
+        return Collections.unmodifiableSortedSet(unused);
+    }
+
+    private String key(String name) {
+        return prefix.isEmpty() ? name : prefix + "." + name;
+    }
+}
