@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -31,6 +30,7 @@ final class GemmKernel {
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
     private GemmKernel() {}
 
@@ -60,13 +60,14 @@ final class GemmKernel {
     private static void tile(MemorySegment a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias,
             MemorySegment c) {
         float[] packedA = PACKED_A.get();
+        float[] tile = TILE.get();
         int k = b.in;
         if (k == 0) {
             // An empty inner dimension: the product is the bias (or zero).
             for (int p = p0; p < p1; p++) {
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, 0, 0, b.data, 0, c, b.out, m0 + i, Math.min(MR, mc - i), p * NR,
-                            Math.min(NR, b.out - p * NR), bias, true);
+                    microKernel(packedA, 0, 0, b.data, 0, tile);
+                    addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), p * NR, Math.min(NR, b.out - p * NR), bias, true);
                 }
             }
             return;
@@ -80,8 +81,8 @@ final class GemmKernel {
                 int col = p * NR;
                 int cols = Math.min(NR, b.out - col);
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, (i / MR) * kc * MR, kc, b.data, bOffset, c, b.out, m0 + i,
-                            Math.min(MR, mc - i), col, cols, bias, first);
+                    microKernel(packedA, (i / MR) * kc * MR, kc, b.data, bOffset, tile);
+                    addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), col, cols, bias, first);
                 }
             }
         }
@@ -107,34 +108,17 @@ final class GemmKernel {
         }
     }
 
-    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, long bOffset, MemorySegment c,
-            int ldc, int row, int rows, int col, int cols, MemorySegment bias, boolean first) {
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-        VectorMask<Float> mask0 = S.indexInRange(0, cols);
-        VectorMask<Float> mask1 = S.indexInRange(VL, cols);
-        if (first) {
-            FloatVector init0 = FloatVector.zero(S);
-            FloatVector init1 = init0;
-            if (bias != null) {
-                init0 = FloatVector.fromMemorySegment(S, bias, (long) col * Float.BYTES, ORDER, mask0);
-                init1 = FloatVector.fromMemorySegment(S, bias, (long) (col + VL) * Float.BYTES, ORDER, mask1);
-            }
-            c00 = c10 = c20 = c30 = c40 = c50 = init0;
-            c01 = c11 = c21 = c31 = c41 = c51 = init1;
-        } else {
-            c00 = load(c, ldc, row, rows, 0, col, mask0);
-            c01 = load(c, ldc, row, rows, 0, col + VL, mask1);
-            c10 = load(c, ldc, row, rows, 1, col, mask0);
-            c11 = load(c, ldc, row, rows, 1, col + VL, mask1);
-            c20 = load(c, ldc, row, rows, 2, col, mask0);
-            c21 = load(c, ldc, row, rows, 2, col + VL, mask1);
-            c30 = load(c, ldc, row, rows, 3, col, mask0);
-            c31 = load(c, ldc, row, rows, 3, col + VL, mask1);
-            c40 = load(c, ldc, row, rows, 4, col, mask0);
-            c41 = load(c, ldc, row, rows, 4, col + VL, mask1);
-            c50 = load(c, ldc, row, rows, 5, col, mask0);
-            c51 = load(c, ldc, row, rows, 5, col + VL, mask1);
-        }
+    /**
+     * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}) in
+     * twelve register accumulators and leaves the product in {@code tile} ({@code MR x NR}, row-major).
+     * The method holds nothing but the loop, so C2 keeps every vector in a register; adding the tile
+     * into C is a separate step.
+     */
+    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, long bOffset, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S);
+        FloatVector c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S);
+        FloatVector c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
         long bo = bOffset;
         int ao = aOffset;
         for (int kk = 0; kk < kc; kk++, bo += NR * Float.BYTES, ao += MR) {
@@ -159,33 +143,61 @@ final class GemmKernel {
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
         }
-        store(c, ldc, row, rows, 0, col, cols, c00, c01, mask0, mask1);
-        store(c, ldc, row, rows, 1, col, cols, c10, c11, mask0, mask1);
-        store(c, ldc, row, rows, 2, col, cols, c20, c21, mask0, mask1);
-        store(c, ldc, row, rows, 3, col, cols, c30, c31, mask0, mask1);
-        store(c, ldc, row, rows, 4, col, cols, c40, c41, mask0, mask1);
-        store(c, ldc, row, rows, 5, col, cols, c50, c51, mask0, mask1);
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, VL);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + VL);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + VL);
+        c30.intoArray(tile, 3 * NR);
+        c31.intoArray(tile, 3 * NR + VL);
+        c40.intoArray(tile, 4 * NR);
+        c41.intoArray(tile, 4 * NR + VL);
+        c50.intoArray(tile, 5 * NR);
+        c51.intoArray(tile, 5 * NR + VL);
     }
 
-    private static FloatVector load(MemorySegment c, int ldc, int row, int rows, int r, int col, VectorMask<Float> mask) {
-        if (r >= rows) {
-            return FloatVector.zero(S);
-        }
-        return FloatVector.fromMemorySegment(S, c, ((long) (row + r) * ldc + col) * Float.BYTES, ORDER, mask);
-    }
-
-    private static void store(MemorySegment c, int ldc, int row, int rows, int r, int col, int cols, FloatVector v0,
-            FloatVector v1, VectorMask<Float> mask0, VectorMask<Float> mask1) {
-        if (r >= rows) {
+    /**
+     * Adds a computed tile into C: onto the bias (or nothing) in the first K block, onto C's running
+     * sums after. Tiles cut by C's edge go element by element (the last rows or columns only).
+     */
+    private static void addTile(float[] tile, MemorySegment c, int ldc, int row, int rows, int col, int cols,
+            MemorySegment bias, boolean first) {
+        if (cols == NR) {
+            FloatVector bias0 = FloatVector.zero(S);
+            FloatVector bias1 = FloatVector.zero(S);
+            if (first && bias != null) {
+                bias0 = FloatVector.fromMemorySegment(S, bias, (long) col * Float.BYTES, ORDER);
+                bias1 = FloatVector.fromMemorySegment(S, bias, (long) (col + VL) * Float.BYTES, ORDER);
+            }
+            for (int r = 0; r < rows; r++) {
+                long o0 = ((long) (row + r) * ldc + col) * Float.BYTES;
+                long o1 = o0 + VL * Float.BYTES;
+                FloatVector v0 = FloatVector.fromArray(S, tile, r * NR);
+                FloatVector v1 = FloatVector.fromArray(S, tile, r * NR + VL);
+                if (first) {
+                    v0 = v0.add(bias0);
+                    v1 = v1.add(bias1);
+                } else {
+                    v0 = v0.add(FloatVector.fromMemorySegment(S, c, o0, ORDER));
+                    v1 = v1.add(FloatVector.fromMemorySegment(S, c, o1, ORDER));
+                }
+                v0.intoMemorySegment(c, o0, ORDER);
+                v1.intoMemorySegment(c, o1, ORDER);
+            }
             return;
         }
-        long offset = ((long) (row + r) * ldc + col) * Float.BYTES;
-        if (cols == NR) {
-            v0.intoMemorySegment(c, offset, ORDER);
-            v1.intoMemorySegment(c, offset + VL * Float.BYTES, ORDER);
-        } else {
-            v0.intoMemorySegment(c, offset, ORDER, mask0);
-            v1.intoMemorySegment(c, offset + VL * Float.BYTES, ORDER, mask1);
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                long at = ((long) (row + r) * ldc + col + j) * Float.BYTES;
+                float base;
+                if (first) {
+                    base = bias == null ? 0f : bias.get(ValueLayout.JAVA_FLOAT_UNALIGNED, (long) (col + j) * Float.BYTES);
+                } else {
+                    base = c.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at);
+                }
+                c.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, base + tile[r * NR + j]);
+            }
         }
     }
 }
