@@ -66,7 +66,7 @@ final class GemmKernel {
             // An empty inner dimension: the product is the bias (or zero).
             for (int p = p0; p < p1; p++) {
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, 0, 0, b.data, 0, tile);
+                    microKernel(packedA, 0, 0, b.data, tile);
                     addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), p * NR, Math.min(NR, b.out - p * NR), bias, true);
                 }
             }
@@ -77,11 +77,12 @@ final class GemmKernel {
             packA(a, k, m0, mc, k0, kc, packedA);
             boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
-                long bOffset = ((long) p * k + k0) * NR * Float.BYTES;
+                // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
+                MemorySegment panel = b.data.asSlice(((long) p * k + k0) * NR * Float.BYTES, (long) kc * NR * Float.BYTES);
                 int col = p * NR;
                 int cols = Math.min(NR, b.out - col);
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, (i / MR) * kc * MR, kc, b.data, bOffset, tile);
+                    microKernel(packedA, (i / MR) * kc * MR, kc, panel, tile);
                     addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), col, cols, bias, first);
                 }
             }
@@ -112,14 +113,14 @@ final class GemmKernel {
      * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}) in
      * twelve register accumulators and leaves the product in {@code tile} ({@code MR x NR}, row-major).
      * The method holds nothing but the loop, so C2 keeps every vector in a register; adding the tile
-     * into C is a separate step.
+     * into C is a separate step. {@code b} is the panel's own slice, walked from offset 0.
      */
-    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, long bOffset, float[] tile) {
+    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, float[] tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S);
         FloatVector c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
         FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S);
         FloatVector c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
-        long bo = bOffset;
+        long bo = 0;
         int ao = aOffset;
         for (int kk = 0; kk < kc; kk++, bo += NR * Float.BYTES, ao += MR) {
             FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, ORDER);
