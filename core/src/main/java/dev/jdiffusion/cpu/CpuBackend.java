@@ -2,8 +2,10 @@ package dev.jdiffusion.cpu;
 
 import dev.jdiffusion.tensor.Activation;
 import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.ConvWeight;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.LinearWeight;
+import dev.jdiffusion.tensor.Padding;
 import dev.jdiffusion.tensor.Shapes;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.DType;
@@ -217,6 +219,130 @@ public final class CpuBackend implements Backend {
         Tensor y = empty(q.shape());
         AttentionKernel.attention(parallel, q.data(), k.data(), v.data(), y.data(), batch, queries, keys, heads,
                 width / heads, scale, causal);
+        return y;
+    }
+
+    // ------------------------------------------------------------------ image ops (channels-last)
+
+    @Override
+    public ConvWeight prepareConv(RawTensor weight) {
+        return PackedMatrix.packConvolution(weight);
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding) {
+        if (!(weight instanceof PackedMatrix packed)) {
+            throw new IllegalArgumentException("weight was not prepared by the CPU backend");
+        }
+        requireF32(x, "input");
+        if (x.rank() != 4 || x.dim(3) != packed.channels) {
+            throw new IllegalArgumentException("conv2d: input " + Shapes.toString(x.shape()) + " must be [batch, height, width, "
+                    + packed.channels + "]");
+        }
+        if (stride < 1) {
+            throw new IllegalArgumentException("conv2d: stride must be >= 1, got " + stride);
+        }
+        int batch = x.dim(0);
+        int height = x.dim(1);
+        int width = x.dim(2);
+        int outHeight = (height + padding.top() + padding.bottom() - packed.kernelHeight) / stride + 1;
+        int outWidth = (width + padding.left() + padding.right() - packed.kernelWidth) / stride + 1;
+        if (outHeight < 1 || outWidth < 1) {
+            throw new IllegalArgumentException("conv2d: a " + height + "x" + width + " input is smaller than the "
+                    + packed.kernelHeight + "x" + packed.kernelWidth + " kernel");
+        }
+        if (bias != null && bias.elementCount() != packed.out) {
+            throw new IllegalArgumentException("conv2d: bias has " + bias.elementCount() + " elements, expected " + packed.out);
+        }
+        Tensor y = empty(batch, outHeight, outWidth, packed.out);
+        RowSource patches = packed.kernelHeight == 1 && packed.kernelWidth == 1 && stride == 1
+                        && padding.equals(Padding.of(0))
+                ? new DenseRows(x.data(), packed.in)
+                : new ConvPatches(x.data(), height, width, packed.channels, packed.kernelHeight, packed.kernelWidth, stride,
+                        padding.top(), padding.left(), outHeight, outWidth);
+        GemmKernel.gemm(parallel, patches, batch * outHeight * outWidth, packed, bias == null ? null : bias.data(), y.data());
+        return y;
+    }
+
+    @Override
+    public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
+        requireF32(x, "input");
+        int channels = x.dim(-1);
+        if (x.rank() < 2 || groups < 1 || channels % groups != 0) {
+            throw new IllegalArgumentException("groupNorm: " + channels + " channels of " + Shapes.toString(x.shape())
+                    + " do not split into " + groups + " groups");
+        }
+        if (gamma.elementCount() != channels || beta.elementCount() != channels) {
+            throw new IllegalArgumentException("groupNorm over " + channels + " channels got gamma "
+                    + Shapes.toString(gamma.shape()) + " and beta " + Shapes.toString(beta.shape()));
+        }
+        int batch = x.dim(0);
+        int positions = Math.toIntExact(x.elementCount() / ((long) batch * channels));
+        Tensor y = empty(x.shape());
+        GroupNormKernel.groupNorm(parallel, x.data(), gamma.data(), beta.data(), eps, silu, y.data(), batch, positions,
+                channels, groups);
+        return y;
+    }
+
+    @Override
+    public Tensor upsampleNearest(Tensor x, int height, int width) {
+        if (x.rank() != 4 || height < 1 || width < 1) {
+            throw new IllegalArgumentException("upsampleNearest takes [batch, height, width, channels] and a size >= 1, got "
+                    + Shapes.toString(x.shape()) + " to " + height + "x" + width);
+        }
+        Tensor y = empty(x.dim(0), height, width, x.dim(3));
+        LayoutKernels.upsampleNearest(parallel, x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2), x.dim(3), height, width);
+        return y;
+    }
+
+    @Override
+    public Tensor concat(Tensor a, Tensor b) {
+        if (a.rank() != b.rank() || !Arrays.equals(Arrays.copyOf(a.shape(), a.rank() - 1), Arrays.copyOf(b.shape(), b.rank() - 1))) {
+            throw new IllegalArgumentException("concat: leading dimensions differ, " + Shapes.toString(a.shape()) + " and "
+                    + Shapes.toString(b.shape()));
+        }
+        Tensor y = empty(Shapes.withLast(a.shape(), a.dim(-1) + b.dim(-1)));
+        LayoutKernels.concatLast(parallel, a.data(), b.data(), y.data(), Shapes.rows(a.shape()), a.dim(-1), b.dim(-1));
+        return y;
+    }
+
+    @Override
+    public void addPerItem(Tensor x, Tensor v) {
+        int batch = x.dim(0);
+        int width = x.dim(-1);
+        if (v.rank() != 2 || v.dim(0) != batch || v.dim(1) != width) {
+            throw new IllegalArgumentException("addPerItem: " + Shapes.toString(v.shape()) + " does not match ["
+                    + batch + ", " + width + "] of " + Shapes.toString(x.shape()));
+        }
+        int positions = Math.toIntExact(x.elementCount() / ((long) batch * width));
+        PointwiseKernels.addPerItem(parallel, x.data(), v.data(), batch, positions, width);
+    }
+
+    @Override
+    public Tensor geglu(Tensor x) {
+        int doubled = x.dim(-1);
+        if (doubled % 2 != 0) {
+            throw new IllegalArgumentException("geglu needs an even last dimension, got " + Shapes.toString(x.shape()));
+        }
+        Tensor y = empty(Shapes.withLast(x.shape(), doubled / 2));
+        PointwiseKernels.geglu(parallel, x.data(), y.data(), Shapes.rows(x.shape()), doubled / 2);
+        return y;
+    }
+
+    @Override
+    public Tensor transpose(Tensor x) {
+        if (x.rank() != 3) {
+            throw new IllegalArgumentException("transpose takes [batch, rows, columns], got " + Shapes.toString(x.shape()));
+        }
+        Tensor y = empty(x.dim(0), x.dim(2), x.dim(1));
+        LayoutKernels.transpose(parallel, x.data(), y.data(), x.dim(0), x.dim(1), x.dim(2));
+        return y;
+    }
+
+    @Override
+    public Tensor scale(Tensor x, float factor) {
+        Tensor y = empty(x.shape());
+        PointwiseKernels.scale(parallel, x.data(), y.data(), x.elementCount(), factor);
         return y;
     }
 

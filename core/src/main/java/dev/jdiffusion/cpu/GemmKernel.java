@@ -40,6 +40,11 @@ final class GemmKernel {
      * @param bias {@code b.out} floats or null
      */
     static void gemm(Parallel parallel, MemorySegment a, int m, PackedMatrix b, MemorySegment bias, MemorySegment c) {
+        gemm(parallel, new DenseRows(a, b.in), m, b, bias, c);
+    }
+
+    /** As above with the rows of A produced by {@code a} (a matrix, or convolution patches). */
+    static void gemm(Parallel parallel, RowSource a, int m, PackedMatrix b, MemorySegment bias, MemorySegment c) {
         if (m == 0 || b.out == 0) {
             return;
         }
@@ -57,7 +62,7 @@ final class GemmKernel {
         });
     }
 
-    private static void tile(MemorySegment a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias,
+    private static void tile(RowSource a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias,
             MemorySegment c) {
         float[] packedA = PACKED_A.get();
         float[] tile = TILE.get();
@@ -74,7 +79,7 @@ final class GemmKernel {
         }
         for (int k0 = 0; k0 < k; k0 += KC) {
             int kc = Math.min(KC, k - k0);
-            packA(a, k, m0, mc, k0, kc, packedA);
+            a.pack(m0, mc, k0, kc, packedA);
             boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
                 // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
@@ -84,26 +89,6 @@ final class GemmKernel {
                 for (int i = 0; i < mc; i += MR) {
                     microKernel(packedA, (i / MR) * kc * MR, kc, panel, tile);
                     addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), col, cols, bias, first);
-                }
-            }
-        }
-    }
-
-    /** Packs rows {@code [m0, m0+mc)} x columns {@code [k0, k0+kc)} of A into MR-row strips, zero-padded. */
-    private static void packA(MemorySegment a, int lda, int m0, int mc, int k0, int kc, float[] packed) {
-        for (int strip = 0; strip * MR < mc; strip++) {
-            int base = strip * kc * MR;
-            for (int r = 0; r < MR; r++) {
-                int row = strip * MR + r;
-                if (row < mc) {
-                    long offset = ((long) (m0 + row) * lda + k0) * Float.BYTES;
-                    for (int kk = 0; kk < kc; kk++) {
-                        packed[base + kk * MR + r] = a.get(ValueLayout.JAVA_FLOAT_UNALIGNED, offset + (long) kk * Float.BYTES);
-                    }
-                } else {
-                    for (int kk = 0; kk < kc; kk++) {
-                        packed[base + kk * MR + r] = 0f;
-                    }
                 }
             }
         }

@@ -1,6 +1,6 @@
 package dev.jdiffusion.cpu;
 
-import dev.jdiffusion.tensor.LinearWeight;
+import dev.jdiffusion.tensor.ConvWeight;
 import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -11,16 +11,23 @@ import java.lang.foreign.ValueLayout;
  * {@link GemmKernel#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last
  * column, so the micro-kernel streams one contiguous run per panel and never checks bounds.
  */
-final class PackedMatrix implements LinearWeight {
+final class PackedMatrix implements ConvWeight {
     final int in;
     final int out;
     final int panels;
+    /** For a convolution: input channels and kernel size (1, 1 and {@code in} for a plain matrix). */
+    final int channels;
+    final int kernelHeight;
+    final int kernelWidth;
     final MemorySegment data;
     private final Arena arena;
 
-    private PackedMatrix(int in, int out) {
+    private PackedMatrix(int in, int out, int channels, int kernelHeight, int kernelWidth) {
         this.in = in;
         this.out = out;
+        this.channels = channels;
+        this.kernelHeight = kernelHeight;
+        this.kernelWidth = kernelWidth;
         this.panels = (out + GemmKernel.NR - 1) / GemmKernel.NR;
         this.arena = Arena.ofShared();
         this.data = arena.allocate((long) panels * in * GemmKernel.NR * Float.BYTES, 64);
@@ -37,7 +44,7 @@ final class PackedMatrix implements LinearWeight {
         }
         int out = Math.toIntExact(weight.dim(0));
         int in = Math.toIntExact(weight.elementCount() / Math.max(1, out));
-        PackedMatrix packed = new PackedMatrix(in, out);
+        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1);
         float[] row = new float[in];
         for (int n = 0; n < out; n++) {
             long base = (long) n * in;
@@ -49,9 +56,39 @@ final class PackedMatrix implements LinearWeight {
         return packed;
     }
 
-    /** Packs {@code rows} rows of a row-major F32 matrix (for tests and activations used as weights). */
+    /**
+     * Packs a convolution weight {@code [out, in, kh, kw]} with its columns reordered to
+     * {@code (ky, kx, c)}, the order in which {@link ConvPatches} lays out a channels-last patch.
+     */
+    static PackedMatrix packConvolution(RawTensor weight) {
+        if (weight.rank() != 4 || !weight.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("convolution weight '" + weight.name() + "' must be a float [out, in, kh, kw]"
+                    + " tensor, is " + weight.dtype() + java.util.Arrays.toString(weight.shape()));
+        }
+        int out = Math.toIntExact(weight.dim(0));
+        int channels = Math.toIntExact(weight.dim(1));
+        int kh = Math.toIntExact(weight.dim(2));
+        int kw = Math.toIntExact(weight.dim(3));
+        int in = channels * kh * kw;
+        PackedMatrix packed = new PackedMatrix(in, out, channels, kh, kw);
+        float[] row = new float[in];
+        for (int n = 0; n < out; n++) {
+            for (int c = 0; c < channels; c++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        long stored = (((long) n * channels + c) * kh + ky) * kw + kx;
+                        row[(ky * kw + kx) * channels + c] = weight.getFloat(stored);
+                    }
+                }
+            }
+            packed.putRow(n, row);
+        }
+        return packed;
+    }
+
+    /** Packs a row-major {@code [out, in]} F32 matrix (for tests and benchmarks). */
     static PackedMatrix pack(float[] values, int out, int in) {
-        PackedMatrix packed = new PackedMatrix(in, out);
+        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1);
         float[] row = new float[in];
         for (int n = 0; n < out; n++) {
             System.arraycopy(values, n * in, row, 0, in);
@@ -77,6 +114,21 @@ final class PackedMatrix implements LinearWeight {
     @Override
     public int outFeatures() {
         return out;
+    }
+
+    @Override
+    public int inChannels() {
+        return channels;
+    }
+
+    @Override
+    public int kernelHeight() {
+        return kernelHeight;
+    }
+
+    @Override
+    public int kernelWidth() {
+        return kernelWidth;
     }
 
     @Override

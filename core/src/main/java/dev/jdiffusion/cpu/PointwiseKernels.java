@@ -86,4 +86,49 @@ final class PointwiseKernels {
             }
         });
     }
+
+    /** {@code x[b][p][c] += v[b][c]}: a per-item vector (a time embedding) added at every position. */
+    static void addPerItem(Parallel parallel, MemorySegment x, MemorySegment v, int batch, int positions, int width) {
+        parallel.forEach(batch, b -> {
+            long vb = (long) b * width * Float.BYTES;
+            for (int p = 0; p < positions; p++) {
+                long row = ((long) b * positions + p) * width * Float.BYTES;
+                for (int c = 0; c < width; c += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(c, width);
+                    long o = row + (long) c * Float.BYTES;
+                    FloatVector.fromMemorySegment(S, x, o, ORDER, m)
+                            .add(FloatVector.fromMemorySegment(S, v, vb + (long) c * Float.BYTES, ORDER, m))
+                            .intoMemorySegment(x, o, ORDER, m);
+                }
+            }
+        });
+    }
+
+    /** GEGLU: {@code out[r] = x[r][:w] * gelu(x[r][w:])} for rows of {@code 2w} floats. */
+    static void geglu(Parallel parallel, MemorySegment x, MemorySegment out, int rows, int width) {
+        parallel.forRanges(rows, Math.max(1, 4096 / Math.max(1, width)), (from, to) -> {
+            for (long r = from; r < to; r++) {
+                long in = r * 2 * width * Float.BYTES;
+                long o = r * width * Float.BYTES;
+                for (int c = 0; c < width; c += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(c, width);
+                    long at = (long) c * Float.BYTES;
+                    FloatVector hidden = FloatVector.fromMemorySegment(S, x, in + at, ORDER, m);
+                    FloatVector gate = FloatVector.fromMemorySegment(S, x, in + (long) width * Float.BYTES + at, ORDER, m);
+                    hidden.mul(apply(Activation.GELU, gate)).intoMemorySegment(out, o + at, ORDER, m);
+                }
+            }
+        });
+    }
+
+    /** {@code out[i] = x[i] * factor}; {@code out} may be {@code x}. */
+    static void scale(Parallel parallel, MemorySegment x, MemorySegment out, long count, float factor) {
+        parallel.forRanges(count, CHUNK, (from, to) -> {
+            for (long i = from; i < to; i += S.length()) {
+                VectorMask<Float> m = S.indexInRange(i, to);
+                FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER, m).mul(factor)
+                        .intoMemorySegment(out, i * Float.BYTES, ORDER, m);
+            }
+        });
+    }
 }

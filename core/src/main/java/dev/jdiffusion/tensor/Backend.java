@@ -69,6 +69,43 @@ public interface Backend extends AutoCloseable {
      */
     Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal);
 
+    // ------------------------------------------------------------------ image ops (channels-last)
+
+    /** Prepares a convolution weight {@code [out, in, kernelHeight, kernelWidth]} (any float dtype). */
+    ConvWeight prepareConv(RawTensor weight);
+
+    /**
+     * 2-D convolution of a channels-last {@code [batch, height, width, in]} input:
+     * {@code [batch, outHeight, outWidth, out]}, {@code out = (in + pads - kernel) / stride + 1} per side.
+     * Bias {@code [out]} or null.
+     */
+    Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding);
+
+    /**
+     * Group normalisation of {@code [batch, ..., channels]}: per batch item, the channels are cut into
+     * {@code groups} groups, each normalised over every position and its channels; then the per-channel
+     * affine {@code gamma}, {@code beta}, and SiLU when {@code silu}.
+     */
+    Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu);
+
+    /** Nearest-neighbour resize of {@code [batch, height, width, channels]} (torch's {@code nearest}). */
+    Tensor upsampleNearest(Tensor x, int height, int width);
+
+    /** Concatenation along the last dimension of two tensors with equal leading dimensions. */
+    Tensor concat(Tensor a, Tensor b);
+
+    /** {@code x[b, ..., c] += v[b, c]}: adds each batch item's vector at every position of that item. */
+    void addPerItem(Tensor x, Tensor v);
+
+    /** GEGLU: {@code [..., 2w] -> [..., w]}, the first half times GELU of the second. */
+    Tensor geglu(Tensor x);
+
+    /** {@code [batch, rows, columns] -> [batch, columns, rows]} (channels-first and channels-last). */
+    Tensor transpose(Tensor x);
+
+    /** Every element times {@code factor}. */
+    Tensor scale(Tensor x, float factor);
+
     /** Releases the backend's threads and cached memory. Tensors it made must not be used afterwards. */
     @Override
     void close();

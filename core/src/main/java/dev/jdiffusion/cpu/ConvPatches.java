@@ -1,0 +1,59 @@
+package dev.jdiffusion.cpu;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The patches of a 2-D convolution over a channels-last input {@code [batch, height, width, channels]}
+ * as the rows of a matrix product (implicit GEMM): row {@code (b, oy, ox)} holds, tap by tap in
+ * {@code (ky, kx)} order, the channels of the input pixel under that tap, zero where the tap falls on
+ * padding. The weight is packed in the same {@code (ky, kx, c)} order. Channels-last makes each tap a
+ * contiguous run of the input.
+ */
+record ConvPatches(MemorySegment input, int height, int width, int channels, int kernelHeight, int kernelWidth,
+        int stride, int padTop, int padLeft, int outHeight, int outWidth) implements RowSource {
+
+    @Override
+    public void pack(int m0, int mc, int k0, int kc, float[] packed) {
+        int mr = GemmKernel.MR;
+        int k1 = k0 + kc;
+        int firstTap = k0 / channels;
+        int lastTap = (k1 - 1) / channels;
+        for (int strip = 0; strip * mr < mc; strip++) {
+            int base = strip * kc * mr;
+            for (int r = 0; r < mr; r++) {
+                int row = strip * mr + r;
+                if (row >= mc) {
+                    for (int kk = 0; kk < kc; kk++) {
+                        packed[base + kk * mr + r] = 0f;
+                    }
+                    continue;
+                }
+                int m = m0 + row;
+                int b = m / (outHeight * outWidth);
+                int pixel = m - b * outHeight * outWidth;
+                int oy = pixel / outWidth;
+                int ox = pixel - oy * outWidth;
+                for (int tap = firstTap; tap <= lastTap; tap++) {
+                    int ky = tap / kernelWidth;
+                    int kx = tap - ky * kernelWidth;
+                    int iy = oy * stride + ky - padTop;
+                    int ix = ox * stride + kx - padLeft;
+                    int cFrom = Math.max(k0, tap * channels) - tap * channels;
+                    int cTo = Math.min(k1, (tap + 1) * channels) - tap * channels;
+                    int at = base + (tap * channels + cFrom - k0) * mr + r;
+                    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
+                        for (int c = cFrom; c < cTo; c++, at += mr) {
+                            packed[at] = 0f;
+                        }
+                    } else {
+                        long source = ((((long) b * height + iy) * width + ix) * channels + cFrom) * Float.BYTES;
+                        for (int c = cFrom; c < cTo; c++, at += mr, source += Float.BYTES) {
+                            packed[at] = input.get(ValueLayout.JAVA_FLOAT_UNALIGNED, source);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
