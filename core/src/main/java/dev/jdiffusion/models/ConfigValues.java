@@ -98,6 +98,15 @@ public final class ConfigValues {
         throw wrongType(key, "an integer or a list of " + count + " integers", v);
     }
 
+    /** The length of a list value. */
+    public int listSize(String key) {
+        Object v = require(key);
+        if (v instanceof List<?> list) {
+            return list.size();
+        }
+        throw wrongType(key, "a list", v);
+    }
+
     /** A list of strings. */
     public List<String> getStringList(String key) {
         Object v = require(key);

@@ -1,6 +1,7 @@
 package dev.jdiffusion.nn;
 
 import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.ConvWeight;
 import dev.jdiffusion.tensor.LinearWeight;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.MissingTensorException;
@@ -86,6 +87,11 @@ public final class Weights {
     /** The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products. */
     public LinearWeight linear(String name, int... expectedShape) {
         return backend.prepareLinear(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+    }
+
+    /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend. */
+    public ConvWeight conv(String name, int... expectedShape) {
+        return backend.prepareConv(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
     }
 
     /** Names in the source that no layer has read so far, sorted. */

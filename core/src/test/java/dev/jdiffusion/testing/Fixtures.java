@@ -2,8 +2,13 @@ package dev.jdiffusion.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The golden fixtures folder: {@code JDIFFUSION_FIXTURES}, else {@code -Djdiffusion.fixtures}, else the
@@ -28,6 +33,41 @@ public final class Fixtures {
             }
         }
         return Path.of("..", "shared", "fixtures").toAbsolutePath();
+    }
+
+    /**
+     * A model's weights file in a fixtures folder: {@code fileName} there, or the file its
+     * {@code WEIGHTS.md} points to (fixtures store identical weights only once).
+     */
+    public static Path weightsIn(Path folder, String fileName) throws IOException {
+        Path local = folder.resolve(fileName);
+        if (Files.exists(local)) {
+            return local;
+        }
+        Path note = folder.resolve("WEIGHTS.md");
+        if (Files.exists(note)) {
+            Matcher m = Pattern.compile("`([^`]+\\.safetensors)`").matcher(Files.readString(note));
+            while (m.find()) {
+                Path candidate = folder.resolve(m.group(1)).normalize();
+                if (Files.exists(candidate)) {
+                    return candidate;
+                }
+            }
+        }
+        throw new IOException("no " + fileName + " in " + folder + " and none named by a WEIGHTS.md there");
+    }
+
+    /** The sub-folders of fixture folder {@code name} that hold a {@code golden.safetensors}, or the folder itself. */
+    public static List<Path> goldenCases(String name) throws IOException {
+        Path folder = folder(name);
+        if (Files.exists(folder.resolve("golden.safetensors"))) {
+            return List.of(folder);
+        }
+        try (Stream<Path> children = Files.list(folder)) {
+            List<Path> cases = children.filter(p -> Files.exists(p.resolve("golden.safetensors"))).sorted().toList();
+            assumeTrue(!cases.isEmpty(), "no golden cases in " + folder);
+            return cases;
+        }
     }
 
     /** A sub-folder of the fixtures; skips the calling test when it is absent. */

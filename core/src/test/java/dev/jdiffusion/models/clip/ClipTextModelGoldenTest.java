@@ -20,8 +20,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,22 +62,6 @@ class ClipTextModelGoldenTest {
         }
     }
 
-    /** The model weights: beside the config, or where the folder's WEIGHTS.md points. */
-    static Path weightsOf(Path folder) throws IOException {
-        Path local = folder.resolve("model.safetensors");
-        if (Files.exists(local)) {
-            return local;
-        }
-        Matcher m = Pattern.compile("`([^`]+\\.safetensors)`").matcher(Files.readString(folder.resolve("WEIGHTS.md")));
-        while (m.find()) {
-            Path candidate = folder.resolve(m.group(1)).normalize();
-            if (Files.exists(candidate)) {
-                return candidate;
-            }
-        }
-        throw new IOException("no model.safetensors in " + folder + " and none named by its WEIGHTS.md");
-    }
-
     @TestFactory
     Stream<DynamicNode> everyFolderEveryOutputMatches() throws IOException {
         return caseFolders().stream().map(folder -> DynamicContainer.dynamicContainer(folder.getFileName().toString(),
@@ -88,7 +70,7 @@ class ClipTextModelGoldenTest {
 
     private static void checkFolder(Path folder) throws IOException {
         ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
-        try (TensorSource weightsFile = Safetensors.open(weightsOf(folder));
+        try (TensorSource weightsFile = Safetensors.open(Fixtures.weightsIn(folder, "model.safetensors"));
                 TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"));
                 ClipTextModel model = ClipTextModel.of(config, Weights.of(weightsFile, backend))) {
             long[] flat = golden.get("input_ids").toLongArray();

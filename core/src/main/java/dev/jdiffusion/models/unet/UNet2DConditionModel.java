@@ -1,0 +1,198 @@
+package dev.jdiffusion.models.unet;
+
+import dev.jdiffusion.nn.Conv2d;
+import dev.jdiffusion.nn.GroupNorm;
+import dev.jdiffusion.nn.ResnetBlock2D;
+import dev.jdiffusion.nn.TimestepEmbedding;
+import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Activation;
+import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.safetensors.Safetensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * diffusers' {@code UNet2DConditionModel} for Stable Diffusion 1.x and 2.x, built entirely from its
+ * config: time embedding, {@code conv_in}, down blocks, mid block, up blocks with skip connections,
+ * {@code conv_norm_out} + SiLU, {@code conv_out}. Weights are read by their diffusers names.
+ *
+ * <p>Inputs and outputs are channels-first ({@code [batch, channels, height, width]}) as in diffusers;
+ * inside, activations are channels-last, where every convolution is one implicit matrix product and
+ * the transformer blocks see the pixels as a token sequence without any transposition.
+ * Immutable once built; one instance can serve many threads.
+ */
+public final class UNet2DConditionModel implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(UNet2DConditionModel.class.getName());
+
+    /** Receives named intermediate activations (channels-last) during a forward pass, for debugging. */
+    @FunctionalInterface
+    public interface ActivationObserver {
+        void observe(String name, Tensor channelsLast);
+    }
+
+    private final UNet2DConditionConfig config;
+    private final Backend backend;
+    private final TimestepEmbedding timeEmbedding;
+    private final Conv2d convIn;
+    private final List<DownBlock> downBlocks = new ArrayList<>();
+    private final MidBlock midBlock;
+    private final List<UpBlock> upBlocks = new ArrayList<>();
+    private final GroupNorm convNormOut;
+    private final Conv2d convOut;
+    private final TensorSource ownedSource;
+
+    private UNet2DConditionModel(UNet2DConditionConfig config, Weights w, TensorSource ownedSource) {
+        this.config = config;
+        this.backend = w.backend();
+        this.ownedSource = ownedSource;
+        int[] channels = config.blockOutChannels();
+        this.timeEmbedding = new TimestepEmbedding(w.at("time_embedding"), channels[0], config.timeEmbeddingDim(),
+                config.flipSinToCos(), config.freqShift(), Activation.SILU);
+        this.convIn = Conv2d.same(w.at("conv_in"), config.inChannels(), channels[0], 3);
+        int in = channels[0];
+        for (int level = 0; level < config.levels(); level++) {
+            downBlocks.add(new DownBlock(w.at("down_blocks").at(level), config, level, in));
+            in = channels[level];
+        }
+        this.midBlock = new MidBlock(w.at("mid_block"), config);
+        for (int i = 0; i < config.levels(); i++) {
+            upBlocks.add(new UpBlock(w.at("up_blocks").at(i), config, i));
+        }
+        this.convNormOut = new GroupNorm(w.at("conv_norm_out"), config.normNumGroups(), channels[0], config.normEps());
+        this.convOut = Conv2d.same(w.at("conv_out"), channels[0], config.outChannels(), 3);
+    }
+
+    /** Loads a diffusers {@code unet/} folder: {@code config.json} and its safetensors weights. */
+    public static UNet2DConditionModel load(Path folder, Backend backend) {
+        UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
+        TensorSource source = Safetensors.open(weightsFile(folder));
+        try {
+            Weights weights = Weights.of(source, backend);
+            UNet2DConditionModel model = new UNet2DConditionModel(config, weights, source);
+            if (!weights.unusedNames().isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the U-Net: {2}", folder,
+                        weights.unusedNames().size(), weights.unusedNames());
+            }
+            return model;
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /** The diffusers weights file of a model folder: single-file or sharded. */
+    static Path weightsFile(Path folder) {
+        Path single = folder.resolve("diffusion_pytorch_model.safetensors");
+        Path index = folder.resolve("diffusion_pytorch_model.safetensors.index.json");
+        return Files.exists(single) || !Files.exists(index) ? single : index;
+    }
+
+    /** Builds the model from weights the caller keeps open for the model's lifetime. */
+    public static UNet2DConditionModel of(UNet2DConditionConfig config, Weights weights) {
+        return new UNet2DConditionModel(config, weights, null);
+    }
+
+    public UNet2DConditionConfig config() {
+        return config;
+    }
+
+    /** The noise prediction for {@code sample}; see {@link #forward(Tensor, float[], Tensor, ActivationObserver)}. */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates) {
+        return forward(sample, timesteps, encoderHiddenStates, null);
+    }
+
+    /**
+     * @param sample {@code [batch, inChannels, height, width]}
+     * @param timesteps one timestep per batch item, or one for all
+     * @param encoderHiddenStates {@code [batch, tokens, crossAttentionDim]}
+     * @param observer receives {@code time_embedding}, {@code conv_in}, {@code down_blocks.i}, {@code mid_block}
+     *     and {@code up_blocks.i} as they are computed (channels-last); may be null
+     * @return {@code [batch, outChannels, height, width]}
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, ActivationObserver observer) {
+        int batch = checkInputs(sample, timesteps, encoderHiddenStates);
+        float[] perItem = timesteps.length == batch ? timesteps : filled(batch, timesteps[0]);
+        int height = sample.dim(2);
+        int width = sample.dim(3);
+        ActivationObserver observe = observer == null ? (name, t) -> { } : observer;
+
+        Deque<Tensor> skips = new ArrayDeque<>();
+        Tensor h = null;
+        try (Tensor embedding = timeEmbedding.forward(perItem);
+                Tensor siluEmbedding = ResnetBlock2D.siluOf(backend, embedding)) {
+            observe.observe("time_embedding", embedding);
+            try (Tensor channelsFirst = sample.reshape(batch, config.inChannels(), height * width);
+                    Tensor channelsLast = backend.transpose(channelsFirst)) {
+                skips.addLast(convIn.forward(channelsLast.reshape(batch, height, width, config.inChannels())));
+            }
+            observe.observe("conv_in", skips.peekLast());
+            for (int i = 0; i < downBlocks.size(); i++) {
+                downBlocks.get(i).forward(skips, siluEmbedding, encoderHiddenStates);
+                observe.observe("down_blocks." + i, skips.peekLast());
+            }
+            h = midBlock.forward(skips.peekLast(), siluEmbedding, encoderHiddenStates);
+            observe.observe("mid_block", h);
+            for (int i = 0; i < upBlocks.size(); i++) {
+                Tensor next = upBlocks.get(i).forward(h, skips, siluEmbedding, encoderHiddenStates);
+                h.close();
+                h = next;
+                observe.observe("up_blocks." + i, h);
+            }
+            Tensor out;
+            try (Tensor normed = convNormOut.forwardSilu(h); Tensor convolved = convOut.forward(normed)) {
+                out = backend.transpose(convolved.reshape(batch, height * width, config.outChannels()));
+            }
+            return out.reshapeOwned(batch, config.outChannels(), height, width);
+        } finally {
+            if (h != null) {
+                h.close();
+            }
+            skips.forEach(Tensor::close);
+        }
+    }
+
+    private int checkInputs(Tensor sample, float[] timesteps, Tensor encoderHiddenStates) {
+        if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
+            throw new IllegalArgumentException("U-Net input must be [batch, " + config.inChannels()
+                    + ", height, width], got " + Arrays.toString(sample.shape()));
+        }
+        int batch = sample.dim(0);
+        if (timesteps.length != 1 && timesteps.length != batch) {
+            throw new IllegalArgumentException("give one timestep, or one per batch item (" + batch + "), not "
+                    + timesteps.length);
+        }
+        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
+                || encoderHiddenStates.dim(2) != config.crossAttentionDim()) {
+            throw new IllegalArgumentException("text conditioning must be [" + batch + ", tokens, "
+                    + config.crossAttentionDim() + "], got " + Arrays.toString(encoderHiddenStates.shape()));
+        }
+        return batch;
+    }
+
+    private static float[] filled(int n, float value) {
+        float[] a = new float[n];
+        Arrays.fill(a, value);
+        return a;
+    }
+
+    @Override
+    public void close() {
+        timeEmbedding.close();
+        convIn.close();
+        downBlocks.forEach(DownBlock::close);
+        midBlock.close();
+        upBlocks.forEach(UpBlock::close);
+        convNormOut.close();
+        convOut.close();
+        if (ownedSource != null) {
+            ownedSource.close();
+        }
+    }
+}

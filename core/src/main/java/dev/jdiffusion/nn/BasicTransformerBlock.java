@@ -1,0 +1,53 @@
+package dev.jdiffusion.nn;
+
+import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.Tensor;
+
+/**
+ * diffusers' {@code BasicTransformerBlock} as Stable Diffusion uses it: pre-norm self-attention,
+ * cross-attention on the text, and a GEGLU feed-forward, each added back onto its input.
+ */
+public final class BasicTransformerBlock implements AutoCloseable {
+    private static final double LAYER_NORM_EPS = 1e-5;
+
+    private final Backend backend;
+    private final LayerNorm norm1;
+    private final Attention selfAttention;
+    private final LayerNorm norm2;
+    private final Attention crossAttention;
+    private final LayerNorm norm3;
+    private final FeedForward feedForward;
+
+    public BasicTransformerBlock(Weights w, int dim, int heads, int headDim, int crossAttentionDim) {
+        this.backend = w.backend();
+        this.norm1 = new LayerNorm(w.at("norm1"), dim, LAYER_NORM_EPS);
+        this.selfAttention = new Attention(w.at("attn1"), dim, dim, heads, headDim, false);
+        this.norm2 = new LayerNorm(w.at("norm2"), dim, LAYER_NORM_EPS);
+        this.crossAttention = new Attention(w.at("attn2"), dim, crossAttentionDim, heads, headDim, false);
+        this.norm3 = new LayerNorm(w.at("norm3"), dim, LAYER_NORM_EPS);
+        this.feedForward = new FeedForward(w.at("ff"), dim, 4 * dim);
+    }
+
+    /** Updates {@code x} ({@code [batch, tokens, dim]}) in place. */
+    public void forward(Tensor x, Tensor context) {
+        try (Tensor n = norm1.forward(x); Tensor a = selfAttention.forward(n, null)) {
+            backend.addInPlace(x, a);
+        }
+        try (Tensor n = norm2.forward(x); Tensor a = crossAttention.forward(n, context)) {
+            backend.addInPlace(x, a);
+        }
+        try (Tensor n = norm3.forward(x); Tensor f = feedForward.forward(n)) {
+            backend.addInPlace(x, f);
+        }
+    }
+
+    @Override
+    public void close() {
+        norm1.close();
+        selfAttention.close();
+        norm2.close();
+        crossAttention.close();
+        norm3.close();
+        feedForward.close();
+    }
+}
