@@ -138,7 +138,7 @@ final class AttentionKernel {
         FloatVector sum = FloatVector.zero(S);
         for (int j = 0; j < count; j += VL) {
             VectorMask<Float> m = S.indexInRange(j, count);
-            FloatVector e = FloatVector.fromArray(S, scores, j).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, scores, j).sub(max));
             e.intoArray(scores, j);
             sum = sum.add(e, m);
         }

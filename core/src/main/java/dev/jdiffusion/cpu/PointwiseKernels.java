@@ -54,7 +54,7 @@ final class PointwiseKernels {
     }
 
     private static FloatVector sigmoid(FloatVector x) {
-        return FloatVector.broadcast(S, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return FloatVector.broadcast(S, 1f).div(VectorMath.exp(x.neg()).add(1f));
     }
 
     /** erf(x) = sign(x) (1 - t r(t) exp(-x^2)), t = 1 / (1 + p|x|). */
@@ -64,7 +64,7 @@ final class PointwiseKernels {
         t = FloatVector.broadcast(S, 1f).div(t);
         FloatVector r = t.fma(ERF_A5, ERF_A4).fma(t, FloatVector.broadcast(S, ERF_A3));
         r = r.fma(t, FloatVector.broadcast(S, ERF_A2)).fma(t, FloatVector.broadcast(S, ERF_A1));
-        FloatVector e = x.mul(x).neg().lanewise(VectorOperators.EXP).neg().mul(t);
+        FloatVector e = VectorMath.exp(x.mul(x).neg()).neg().mul(t);
         FloatVector y = e.fma(r, FloatVector.broadcast(S, 1f));
         IntVector sign = x.reinterpretAsInts().and(Integer.MIN_VALUE);
         return y.reinterpretAsInts().lanewise(VectorOperators.XOR, sign).reinterpretAsFloats();

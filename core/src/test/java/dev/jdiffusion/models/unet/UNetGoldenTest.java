@@ -137,7 +137,7 @@ class UNetGoldenTest {
                                 (item + 1) * contextHalf), 1, 77, 64);
                         Tensor out = unet.forward(s, new float[] {item == 0 ? 999 : 500}, e)) {
                     float[] single = out.toFloatArray();
-                    assertArrayEquals(java.util.Arrays.copyOfRange(both, item * half, (item + 1) * half), single, 1e-6f,
+                    assertArrayEquals(java.util.Arrays.copyOfRange(both, item * half, (item + 1) * half), single,
                             "batch item " + item);
                 }
             }

@@ -1,0 +1,48 @@
+package dev.jdiffusion.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Transcendental functions built only from exactly-rounded operations (add, multiply, FMA, bit moves).
+ * The Vector API's own {@code EXP} gives results that differ in the last bit between the interpreter,
+ * C1 and C2 (which calls an SVML routine), and between machines; these give the same bits everywhere,
+ * so a forward pass is reproducible and a batch of two equals two batches of one exactly.
+ */
+final class VectorMath {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private static final float LOG2E = 1.44269504088896341f;
+    // ln 2 split so that n * LN2_HI is exact for |n| < 2^10 (Cody-Waite)
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    // Cephes expf: exp(r) = 1 + r + r^2 P(r) on |r| <= ln2 / 2, relative error < 2e-7
+    private static final float P0 = 1.9875691500e-4f;
+    private static final float P1 = 1.3981999507e-3f;
+    private static final float P2 = 8.3334519073e-3f;
+    private static final float P3 = 4.1665795894e-2f;
+    private static final float P4 = 1.6666665459e-1f;
+    private static final float P5 = 5.0000001201e-1f;
+    /** Inputs are clamped here: e^x stays finite and normal (2^-126 <= e^x < 2^127.4). */
+    private static final float MAX_INPUT = 88.3f;
+    private static final float MIN_INPUT = -87.33654f;
+    /** 1.5 * 2^23: adding it rounds a float of magnitude < 2^22 to an integer. */
+    private static final float ROUND = 12582912f;
+
+    private VectorMath() {}
+
+    /** e^x per lane, relative error < 2e-7 on [-87.3, 88.3]; clamped outside (about 1e-38 below, 2e38 above). */
+    static FloatVector exp(FloatVector x) {
+        FloatVector v = x.max(MIN_INPUT).min(MAX_INPUT);
+        FloatVector n = v.mul(LOG2E).add(ROUND).sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), v);
+        r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
+        FloatVector p = r.fma(P0, P1).fma(r, FloatVector.broadcast(S, P2)).fma(r, FloatVector.broadcast(S, P3))
+                .fma(r, FloatVector.broadcast(S, P4)).fma(r, FloatVector.broadcast(S, P5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        IntVector exponent = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(exponent.reinterpretAsFloats());
+    }
+}

@@ -1,0 +1,47 @@
+package dev.jdiffusion.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+class VectorMathTest {
+
+    @Test
+    void expIsAccurateOverTheWholeRange() {
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        float[] x = new float[lanes];
+        float[] y = new float[lanes];
+        double worst = 0;
+        for (float start = -87.3f; start < 88.3f; start += 0.0137f * lanes) {
+            for (int i = 0; i < lanes; i++) {
+                x[i] = Math.min(88.3f, start + 0.0137f * i);
+            }
+            VectorMath.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < lanes; i++) {
+                double exact = Math.exp(x[i]);
+                double relative = Math.abs(y[i] - exact) / exact;
+                worst = Math.max(worst, relative);
+                if (!(relative < 2.5e-7)) {
+                    fail("exp(" + x[i] + ") = " + y[i] + ", exactly " + exact);
+                }
+            }
+        }
+        assertTrue(worst > 0, "the comparison compared something");
+    }
+
+    @Test
+    void expSaturatesInsteadOfOverflowing() {
+        float[] x = new float[FloatVector.SPECIES_PREFERRED.length()];
+        x[0] = -1000f;
+        x[1] = 1000f;
+        x[2] = 0f;
+        float[] y = new float[x.length];
+        VectorMath.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+        assertTrue(y[0] >= 0 && y[0] < 1e-37f, "exp(-1000) = " + y[0]);
+        assertTrue(Float.isFinite(y[1]) && y[1] > 1e38f, "exp(1000) = " + y[1]);
+        assertEquals(1f, y[2]);
+    }
+}
