@@ -142,7 +142,7 @@ final class AttentionKernel {
             e.intoArray(scores, j);
             sum = sum.add(e, m);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        return VectorMath.sum(sum);
     }
 
     /** {@code acc = acc * rescale + sum_j p_j v_j} over the {@code count} keys of the block. */

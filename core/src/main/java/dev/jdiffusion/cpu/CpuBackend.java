@@ -340,6 +340,18 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor narrowLast(Tensor x, int from, int length) {
+        int width = x.dim(-1);
+        if (from < 0 || length < 0 || from + length > width) {
+            throw new IllegalArgumentException("narrowLast: [" + from + ", " + (from + length) + ") is outside the "
+                    + width + " columns of " + Shapes.toString(x.shape()));
+        }
+        Tensor y = empty(Shapes.withLast(x.shape(), length));
+        LayoutKernels.narrowLast(parallel, x.data(), y.data(), Shapes.rows(x.shape()), width, from, length);
+        return y;
+    }
+
+    @Override
     public Tensor scale(Tensor x, float factor) {
         Tensor y = empty(x.shape());
         PointwiseKernels.scale(parallel, x.data(), y.data(), x.elementCount(), factor);

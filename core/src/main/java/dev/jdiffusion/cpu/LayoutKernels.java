@@ -43,6 +43,17 @@ final class LayoutKernels {
         });
     }
 
+    /** {@code out[r] = x[r][from .. from + length)} for rows of {@code width} floats. */
+    static void narrowLast(Parallel parallel, MemorySegment x, MemorySegment out, int rows, int width, int from,
+            int length) {
+        long bytes = (long) length * Float.BYTES;
+        parallel.forRanges(rows, 256, (first, last) -> {
+            for (long r = first; r < last; r++) {
+                MemorySegment.copy(x, (r * width + from) * Float.BYTES, out, r * bytes, bytes);
+            }
+        });
+    }
+
     /** {@code out[b][c][r] = x[b][r][c]}, in cache-sized blocks. */
     static void transpose(Parallel parallel, MemorySegment x, MemorySegment out, int batch, int rows, int columns) {
         int block = 32;

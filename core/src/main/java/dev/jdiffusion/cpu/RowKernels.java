@@ -43,7 +43,7 @@ final class RowKernels {
         for (int upper = S.loopBound(width); i < upper; i += S.length()) {
             acc = acc.add(FloatVector.fromMemorySegment(S, x, base + (long) i * Float.BYTES, ORDER));
         }
-        double total = acc.reduceLanes(VectorOperators.ADD);
+        double total = VectorMath.sum(acc);
         for (; i < width; i++) {
             total += x.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + (long) i * Float.BYTES);
         }
@@ -58,7 +58,7 @@ final class RowKernels {
             FloatVector d = FloatVector.fromMemorySegment(S, x, base + (long) i * Float.BYTES, ORDER).sub(mean);
             acc = d.fma(d, acc);
         }
-        double total = acc.reduceLanes(VectorOperators.ADD);
+        double total = VectorMath.sum(acc);
         for (; i < width; i++) {
             double d = x.get(ValueLayout.JAVA_FLOAT_UNALIGNED, base + (long) i * Float.BYTES) - mean;
             total += d * d;
@@ -86,7 +86,7 @@ final class RowKernels {
                     e.intoMemorySegment(out, o, ORDER, m);
                     sumV = sumV.add(e, m);
                 }
-                float inverse = 1f / sumV.reduceLanes(VectorOperators.ADD);
+                float inverse = 1f / VectorMath.sum(sumV);
                 for (int i = 0; i < width; i += S.length()) {
                     VectorMask<Float> m = S.indexInRange(i, width);
                     long o = base + (long) i * Float.BYTES;

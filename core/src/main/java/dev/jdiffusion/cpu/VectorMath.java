@@ -6,7 +6,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Transcendental functions built only from exactly-rounded operations (add, multiply, FMA, bit moves).
+ * Vector maths whose results do not depend on the JIT: an exp built only from exactly-rounded
+ * operations (add, multiply, FMA, bit moves), and a lane sum in a fixed order.
  * The Vector API's own {@code EXP} gives results that differ in the last bit between the interpreter,
  * C1 and C2 (which calls an SVML routine), and between machines; these give the same bits everywhere,
  * so a forward pass is reproducible and a batch of two equals two batches of one exactly.
@@ -44,5 +45,17 @@ final class VectorMath {
         FloatVector y = p.fma(r.mul(r), r).add(1f);
         IntVector exponent = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         return y.mul(exponent.reinterpretAsFloats());
+    }
+
+    /**
+     * The sum of the lanes, added in lane order. {@code reduceLanes(ADD)} leaves the order open and it
+     * differs between the JIT tiers, which would make results depend on how warm the code is.
+     */
+    static float sum(FloatVector v) {
+        float total = 0f;
+        for (int i = 0; i < S.length(); i++) {
+            total += v.lane(i);
+        }
+        return total;
     }
 }

@@ -103,6 +103,9 @@ public interface Backend extends AutoCloseable {
     /** {@code [batch, rows, columns] -> [batch, columns, rows]} (channels-first and channels-last). */
     Tensor transpose(Tensor x);
 
+    /** Columns {@code [from, from + length)} of the last dimension, as a new tensor. */
+    Tensor narrowLast(Tensor x, int from, int length);
+
     /** Every element times {@code factor}. */
     Tensor scale(Tensor x, float factor);
 

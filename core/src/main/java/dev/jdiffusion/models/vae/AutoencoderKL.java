@@ -1,0 +1,128 @@
+package dev.jdiffusion.models.vae;
+
+import dev.jdiffusion.nn.Conv2d;
+import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.safetensors.Safetensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * diffusers' {@code AutoencoderKL}: images to latent distributions and latents back to images. Inputs
+ * and outputs are channels-first as in diffusers; images are in [-1, 1]. Neither direction applies
+ * {@code scaling_factor}: that is the pipeline's business, as in diffusers.
+ */
+public final class AutoencoderKL implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(AutoencoderKL.class.getName());
+
+    private final AutoencoderKLConfig config;
+    private final Backend backend;
+    private final VaeEncoder encoder;
+    private final Conv2d quantConv;
+    private final Conv2d postQuantConv;
+    private final VaeDecoder decoder;
+    private final TensorSource ownedSource;
+
+    private AutoencoderKL(AutoencoderKLConfig config, Weights w, TensorSource ownedSource) {
+        int latent = config.latentChannels();
+        this.config = config;
+        this.backend = w.backend();
+        this.ownedSource = ownedSource;
+        this.encoder = new VaeEncoder(w.at("encoder"), config);
+        this.quantConv = Conv2d.same(w.at("quant_conv"), 2 * latent, 2 * latent, 1);
+        this.postQuantConv = Conv2d.same(w.at("post_quant_conv"), latent, latent, 1);
+        this.decoder = new VaeDecoder(w.at("decoder"), config);
+    }
+
+    /** Loads a diffusers {@code vae/} folder. */
+    public static AutoencoderKL load(Path folder, Backend backend) {
+        AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.resolve("config.json"));
+        Path single = folder.resolve("diffusion_pytorch_model.safetensors");
+        Path index = folder.resolve("diffusion_pytorch_model.safetensors.index.json");
+        TensorSource source = Safetensors.open(Files.exists(single) || !Files.exists(index) ? single : index);
+        try {
+            Weights weights = Weights.of(source, backend);
+            AutoencoderKL vae = new AutoencoderKL(config, weights, source);
+            if (!weights.unusedNames().isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the VAE: {2}", folder,
+                        weights.unusedNames().size(), weights.unusedNames());
+            }
+            return vae;
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
+        }
+    }
+
+    /** Builds the VAE from weights the caller keeps open for its lifetime. */
+    public static AutoencoderKL of(AutoencoderKLConfig config, Weights weights) {
+        return new AutoencoderKL(config, weights, null);
+    }
+
+    public AutoencoderKLConfig config() {
+        return config;
+    }
+
+    /**
+     * @param image {@code [batch, inChannels, height, width]} in [-1, 1], sides multiples of
+     *     {@link AutoencoderKLConfig#downscale()}
+     */
+    public LatentDistribution encode(Tensor image) {
+        int f = config.downscale();
+        if (image.rank() != 4 || image.dim(1) != config.inChannels() || image.dim(2) % f != 0 || image.dim(3) % f != 0) {
+            throw new IllegalArgumentException("VAE encode takes [batch, " + config.inChannels() + ", height, width] with"
+                    + " sides multiples of " + f + ", got " + Arrays.toString(image.shape()));
+        }
+        int batch = image.dim(0);
+        int latent = config.latentChannels();
+        try (Tensor channelsLast = toChannelsLast(image); Tensor encoded = encoder.forward(channelsLast);
+                Tensor moments = quantConv.forward(encoded);
+                Tensor mean = backend.narrowLast(moments, 0, latent);
+                Tensor logVariance = backend.narrowLast(moments, latent, latent);
+                Tensor meanFirst = toChannelsFirst(mean); Tensor logVarianceFirst = toChannelsFirst(logVariance)) {
+            return new LatentDistribution(meanFirst.shape(), meanFirst.toFloatArray(), logVarianceFirst.toFloatArray());
+        }
+    }
+
+    /** @param latents {@code [batch, latentChannels, h, w]}, unscaled; returns {@code [batch, outChannels, h * f, w * f]} */
+    public Tensor decode(Tensor latents) {
+        if (latents.rank() != 4 || latents.dim(1) != config.latentChannels()) {
+            throw new IllegalArgumentException("VAE decode takes [batch, " + config.latentChannels() + ", height, width], got "
+                    + Arrays.toString(latents.shape()));
+        }
+        try (Tensor channelsLast = toChannelsLast(latents); Tensor z = postQuantConv.forward(channelsLast);
+                Tensor image = decoder.forward(z)) {
+            return toChannelsFirst(image);
+        }
+    }
+
+    private Tensor toChannelsLast(Tensor x) {
+        int batch = x.dim(0);
+        int channels = x.dim(1);
+        int height = x.dim(2);
+        int width = x.dim(3);
+        return backend.transpose(x.reshape(batch, channels, height * width)).reshapeOwned(batch, height, width, channels);
+    }
+
+    private Tensor toChannelsFirst(Tensor x) {
+        int batch = x.dim(0);
+        int height = x.dim(1);
+        int width = x.dim(2);
+        int channels = x.dim(3);
+        return backend.transpose(x.reshape(batch, height * width, channels)).reshapeOwned(batch, channels, height, width);
+    }
+
+    @Override
+    public void close() {
+        encoder.close();
+        quantConv.close();
+        postQuantConv.close();
+        decoder.close();
+        if (ownedSource != null) {
+            ownedSource.close();
+        }
+    }
+}
