@@ -1,0 +1,42 @@
+package dev.jdiffusion.benchmarks;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Resident memory of this process as the kernel reports it (Linux {@code /proc/self/status}). */
+final class ProcessMemory {
+    private ProcessMemory() {}
+
+    /** Current resident set size in bytes, or -1 where unavailable. */
+    static long residentBytes() {
+        return field("VmRSS:");
+    }
+
+    /** The peak resident set size in bytes since the process started (or the last {@link #resetPeak}), or -1. */
+    static long peakResidentBytes() {
+        return field("VmHWM:");
+    }
+
+    /** Starts a new peak measurement (Linux 4.0+: writing 5 to clear_refs resets VmHWM). */
+    static void resetPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // not Linux, or not permitted: peaks then count from the start of the process
+        }
+    }
+
+    private static long field(String name) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(name)) {
+                    return Long.parseLong(line.substring(name.length()).trim().split("\\s+")[0]) * 1024;
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // fall through
+        }
+        return -1;
+    }
+}
