@@ -6,7 +6,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A small strict JSON reader and writer (RFC 8259) for headers and configuration files.
+ * A small strict JSON reader and writer (RFC 8259) for headers and configuration files. The one
+ * extension: {@code NaN}, {@code Infinity} and {@code -Infinity}, which Python's {@code json} writes and
+ * diffusers' configs therefore contain (e.g. {@code "lambda_min_clipped": -Infinity}).
  *
  * <p>Objects become insertion-ordered {@code Map<String, Object>}, arrays {@code List<Object>},
  * integers without fraction or exponent {@code Long}, other numbers {@code Double}, and
@@ -74,7 +76,12 @@ public final class Json {
             case 't' -> readLiteral("true", Boolean.TRUE);
             case 'f' -> readLiteral("false", Boolean.FALSE);
             case 'n' -> readLiteral("null", null);
+            case 'N' -> readLiteral("NaN", Double.NaN);
+            case 'I' -> readLiteral("Infinity", Double.POSITIVE_INFINITY);
             default -> {
+                if (c == '-' && text.startsWith("-Infinity", pos)) {
+                    yield readLiteral("-Infinity", Double.NEGATIVE_INFINITY);
+                }
                 if (c == '-' || (c >= '0' && c <= '9')) {
                     yield readNumber();
                 }

@@ -17,6 +17,12 @@ class JsonTest {
     }
 
     @Test
+    void readsPythonsNonFiniteNumbers() {
+        assertEquals(java.util.Arrays.asList(Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY, Double.NaN),
+                Json.parse("[-Infinity, Infinity, NaN]"));
+    }
+
+    @Test
     void keepsKeyOrder() {
         Map<String, Object> m = Json.parseObject("{\"z\":1,\"a\":2,\"m\":3}");
         assertEquals(List.of("z", "a", "m"), List.copyOf(m.keySet()));
