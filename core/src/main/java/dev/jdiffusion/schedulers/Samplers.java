@@ -17,7 +17,9 @@ public enum Samplers {
     DPMPP_2M("dpmpp_2m", "DPMSolverMultistepScheduler", DpmSolverMultistepScheduler::new),
     DPMPP_2M_KARRAS("dpmpp_2m_karras", "DPMSolverMultistepScheduler",
             config -> new DpmSolverMultistepScheduler(config.withKarrasSigmas(true))),
-    DDPM("ddpm", "DDPMScheduler", DdpmScheduler::new);
+    DDPM("ddpm", "DDPMScheduler", DdpmScheduler::new),
+    LMS("lms", "LMSDiscreteScheduler", LmsScheduler::new),
+    HEUN("heun", "HeunDiscreteScheduler", HeunScheduler::new);
 
     private final String userName;
     private final String diffusersClass;

@@ -39,7 +39,8 @@ class SchedulerGoldenTest {
     private static final Map<String, Samplers> SAMPLERS = Map.of(
             "DDIM", Samplers.DDIM, "PNDM", Samplers.PNDM, "EulerDiscrete", Samplers.EULER,
             "EulerAncestralDiscrete", Samplers.EULER_A, "DPMSolverMultistep_2M", Samplers.DPMPP_2M,
-            "DPMSolverMultistep_2M_karras", Samplers.DPMPP_2M_KARRAS, "DDPM", Samplers.DDPM);
+            "DPMSolverMultistep_2M_karras", Samplers.DPMPP_2M_KARRAS, "DDPM", Samplers.DDPM,
+            "LMSDiscrete", Samplers.LMS, "HeunDiscrete", Samplers.HEUN);
 
     @TestFactory
     Stream<DynamicNode> everyRolloutOfEveryScheduler() throws IOException {
