@@ -19,7 +19,8 @@ public enum Samplers {
             config -> new DpmSolverMultistepScheduler(config.withKarrasSigmas(true))),
     DDPM("ddpm", "DDPMScheduler", DdpmScheduler::new),
     LMS("lms", "LMSDiscreteScheduler", LmsScheduler::new),
-    HEUN("heun", "HeunDiscreteScheduler", HeunScheduler::new);
+    HEUN("heun", "HeunDiscreteScheduler", HeunScheduler::new),
+    UNIPC("unipc", "UniPCMultistepScheduler", UniPcScheduler::new);
 
     private final String userName;
     private final String diffusersClass;

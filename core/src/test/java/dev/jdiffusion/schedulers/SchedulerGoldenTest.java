@@ -40,7 +40,7 @@ class SchedulerGoldenTest {
             "DDIM", Samplers.DDIM, "PNDM", Samplers.PNDM, "EulerDiscrete", Samplers.EULER,
             "EulerAncestralDiscrete", Samplers.EULER_A, "DPMSolverMultistep_2M", Samplers.DPMPP_2M,
             "DPMSolverMultistep_2M_karras", Samplers.DPMPP_2M_KARRAS, "DDPM", Samplers.DDPM,
-            "LMSDiscrete", Samplers.LMS, "HeunDiscrete", Samplers.HEUN);
+            "LMSDiscrete", Samplers.LMS, "HeunDiscrete", Samplers.HEUN, "UniPCMultistep", Samplers.UNIPC);
 
     @TestFactory
     Stream<DynamicNode> everyRolloutOfEveryScheduler() throws IOException {
