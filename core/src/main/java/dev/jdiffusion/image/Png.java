@@ -1,0 +1,89 @@
+package dev.jdiffusion.image;
+
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageWriter;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
+
+/** PNG files in and out (through the JDK's ImageIO), with text chunks for the generation parameters. */
+public final class Png {
+    private Png() {}
+
+    /** Reads a PNG (or any format ImageIO knows) as RGB; alpha is dropped. */
+    public static Image read(Path file) {
+        BufferedImage picture;
+        try {
+            picture = ImageIO.read(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read image " + file, e);
+        }
+        if (picture == null) {
+            throw new IllegalArgumentException(file + " is not an image this library can read (PNG, JPEG, BMP, GIF)");
+        }
+        if (picture.getWidth() < 1 || picture.getHeight() < 1) {
+            throw new IllegalArgumentException(file + " is an empty image");
+        }
+        int width = picture.getWidth();
+        int height = picture.getHeight();
+        byte[] rgb = new byte[width * height * 3];
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                int argb = picture.getRGB(x, y);
+                int at = (y * width + x) * 3;
+                rgb[at] = (byte) (argb >> 16);
+                rgb[at + 1] = (byte) (argb >> 8);
+                rgb[at + 2] = (byte) argb;
+            }
+        }
+        return Image.fromBytes(width, height, rgb);
+    }
+
+    /** Writes an 8-bit RGB PNG with the given {@code tEXt} chunks (keyword to text). */
+    public static void write(Image image, Path file, Map<String, String> text) {
+        BufferedImage picture = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
+        byte[] rgb = image.toBytes();
+        for (int y = 0; y < image.height(); y++) {
+            for (int x = 0; x < image.width(); x++) {
+                int at = (y * image.width() + x) * 3;
+                picture.setRGB(x, y, (Byte.toUnsignedInt(rgb[at]) << 16) | (Byte.toUnsignedInt(rgb[at + 1]) << 8)
+                        | Byte.toUnsignedInt(rgb[at + 2]));
+            }
+        }
+        ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
+        try {
+            IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(picture), null);
+            if (!text.isEmpty()) {
+                IIOMetadataNode chunk = new IIOMetadataNode("tEXt");
+                text.forEach((keyword, value) -> {
+                    IIOMetadataNode entry = new IIOMetadataNode("tEXtEntry");
+                    entry.setAttribute("keyword", keyword);
+                    entry.setAttribute("value", value);
+                    chunk.appendChild(entry);
+                });
+                IIOMetadataNode root = new IIOMetadataNode("javax_imageio_png_1.0");
+                root.appendChild(chunk);
+                metadata.mergeTree("javax_imageio_png_1.0", root);
+            }
+            if (file.toAbsolutePath().getParent() != null) {
+                Files.createDirectories(file.toAbsolutePath().getParent());
+            }
+            Files.deleteIfExists(file); // the stream overwrites in place and would keep a longer file's tail
+            try (var out = ImageIO.createImageOutputStream(file.toFile())) {
+                writer.setOutput(out);
+                writer.write(null, new IIOImage(picture, null, metadata), null);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        } finally {
+            writer.dispose();
+        }
+    }
+}

@@ -1,0 +1,159 @@
+package dev.jdiffusion.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.jdiffusion.image.Image;
+import dev.jdiffusion.image.Png;
+import dev.jdiffusion.models.ConfigValues;
+import dev.jdiffusion.schedulers.Samplers;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.testing.Fixtures;
+import dev.jdiffusion.testing.Golden;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.json.Json;
+import dev.jdiffusion.weights.safetensors.Safetensors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every case of {@code fixtures/pipeline}, run through the public API as a user would, against
+ * diffusers: the prompt embeddings, the latents after every step, the float image, and the 8-bit PNG.
+ * Each case's arguments are read from {@code golden_info.json}.
+ */
+class PipelineGoldenTest {
+    /** The README's agreement for whole-pipeline images before quantisation. */
+    private static final double IMAGE_TOLERANCE = 1e-4;
+    private static final double LATENT_TOLERANCE = 1e-4;
+    private static final double EMBEDDING_TOLERANCE = 1e-5;
+    private static final Pattern SEED = Pattern.compile("manual_seed\\((\\d+)\\)");
+
+    private static Path folder;
+    private static StableDiffusion sd;
+
+    @BeforeAll
+    static void open() {
+        folder = Fixtures.folder("pipeline");
+        sd = StableDiffusion.load(folder).open();
+    }
+
+    @AfterAll
+    static void close() {
+        if (sd != null) {
+            sd.close();
+        }
+    }
+
+    @TestFactory
+    @SuppressWarnings("unchecked")
+    Stream<DynamicTest> everyCase() throws IOException {
+        Map<String, Object> info = Json.parseObject(Files.readString(folder.resolve("golden_info.json")));
+        List<DynamicTest> tests = new ArrayList<>();
+        try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
+            for (String name : golden.names()) {
+                if (name.endsWith(".image")) {
+                    String c = name.substring(0, name.length() - ".image".length());
+                    Map<String, Object> params = (Map<String, Object>) info.get(c);
+                    tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(c, params)));
+                }
+            }
+        }
+        assertTrue(!tests.isEmpty(), "no pipeline cases");
+        return tests.stream();
+    }
+
+    private static void runCase(String c, Map<String, Object> params) throws IOException {
+        Assumptions.assumeFalse(c.endsWith("fp16w"), "the single-file F16 checkpoint form is not loaded yet");
+        ConfigValues p = new ConfigValues("golden_info.json " + c, params);
+        try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
+            boolean img2img = p.has("strength");
+            GenerationRequest request = img2img
+                    ? sd.img2img(Png.read(folder.resolve("init_image.png")), p.getString("prompt")).strength(p.getDouble("strength"))
+                    : sd.txt2img(p.getString("prompt")).size(p.getInt("width"), p.getInt("height"));
+            request.negativePrompt(p.getString("negative_prompt"))
+                    .steps(p.getInt("num_inference_steps"))
+                    .guidance(p.getDouble("guidance_scale"))
+                    .scheduler(samplerFor(p.getString("scheduler")))
+                    .clipSkip(p.getInt("clip_skip", 0));
+            Matcher seed = SEED.matcher(p.getString("generator", ""));
+            if (seed.find()) {
+                request.seed(Long.parseLong(seed.group(1)));
+            } else {
+                request.latents(golden.get("given_latents").toFloatArray());
+            }
+            List<float[]> steps = new ArrayList<>();
+            request.onStep(progress -> steps.add(progress.latents()));
+            Result result = request.generate();
+
+            for (int i = 0; golden.contains(c + ".latents_after_step." + i); i++) {
+                assertTrue(i < steps.size(), c + ": the reference ran more steps than " + steps.size());
+                Golden.assertClose(golden.get(c + ".latents_after_step." + i).toFloatArray(), steps.get(i), LATENT_TOLERANCE,
+                        c + ".latents_after_step." + i);
+            }
+            assertEquals(p.getInt("num_unet_calls"), steps.size(), c + ": steps run");
+            Golden.assertClose(golden.get(c + ".image").toFloatArray(), result.image().rgb(), IMAGE_TOLERANCE, c + ".image");
+            Path png = folder.resolve("golden_" + c + ".png");
+            if (Files.exists(png)) {
+                assertPixelsWithinOneLevel(Png.read(png), result.image(), c);
+            }
+        }
+    }
+
+    private static Samplers samplerFor(String diffusersClass) {
+        for (Samplers s : Samplers.values()) {
+            if (s.diffusersClass().equals(diffusersClass)) {
+                return s;
+            }
+        }
+        throw new AssertionError("no sampler for " + diffusersClass);
+    }
+
+    private static void assertPixelsWithinOneLevel(Image expected, Image actual, String c) {
+        byte[] want = expected.toBytes();
+        byte[] got = actual.toBytes();
+        assertEquals(want.length, got.length, c + ": PNG size");
+        int differing = 0;
+        for (int i = 0; i < want.length; i++) {
+            int d = Math.abs(Byte.toUnsignedInt(want[i]) - Byte.toUnsignedInt(got[i]));
+            if (d > 1) {
+                fail(c + ": PNG sample " + i + " is " + Byte.toUnsignedInt(got[i]) + ", the reference's "
+                        + Byte.toUnsignedInt(want[i]));
+            }
+            differing += d;
+        }
+        assertTrue(differing <= want.length / 100, c + ": " + differing + " samples one level off");
+    }
+
+    @Test
+    void promptEmbeddingsMatchTheReference() throws IOException {
+        try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"));
+                Tensor prompt = sd.encodePrompt("a photo of a cat wearing a tiny wizard hat, (masterpiece:1.2)", 0);
+                Tensor negative = sd.encodePrompt("blurry, low quality", 0)) {
+            Golden.assertClose(golden.get("prompt_embeds"), prompt, EMBEDDING_TOLERANCE, "prompt_embeds");
+            Golden.assertClose(golden.get("negative_prompt_embeds"), negative, EMBEDDING_TOLERANCE, "negative_prompt_embeds");
+        }
+    }
+
+    @Test
+    void theInitImageIsPreprocessedAsTheReferenceDoes() throws IOException {
+        try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
+            assertArrayEquals(golden.get("d.init_image_preprocessed").toFloatArray(),
+                    GenerationRequest.preprocess(Png.read(folder.resolve("init_image.png"))));
+        }
+    }
+}
