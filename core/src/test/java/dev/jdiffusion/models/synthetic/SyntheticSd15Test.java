@@ -90,6 +90,29 @@ class SyntheticSd15Test {
         }
     }
 
+    @Test
+    void theWholeTxt2imgPipelineAt128x128GivesAFiniteImage() throws java.io.IOException {
+        // the vocabulary is not ours to ship: the tokenizer comes from the fixtures
+        Path tokenizer = dev.jdiffusion.testing.Fixtures.folder("pipeline").resolve("tokenizer");
+        Path target = folder.resolve("tokenizer");
+        java.nio.file.Files.createDirectories(target);
+        try (var files = java.nio.file.Files.list(tokenizer)) {
+            for (Path file : files.toList()) {
+                java.nio.file.Files.copy(file, target.resolve(file.getFileName()),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        try (var sd = dev.jdiffusion.pipeline.StableDiffusion.load(folder).backend(backend).open()) {
+            var result = sd.txt2img("a photo of a cat").negativePrompt("blurry").size(128, 128).steps(2).seed(42).generate();
+            assertEquals(128, result.image().width());
+            float[] rgb = result.image().rgb();
+            for (float v : rgb) {
+                assertTrue(v >= 0 && v <= 1, "pixel value " + v);
+            }
+            assertEquals(42, result.seed());
+        }
+    }
+
     private static void assertFiniteAndAlive(float[] values, String what) {
         double sumOfSquares = 0;
         for (float v : values) {
