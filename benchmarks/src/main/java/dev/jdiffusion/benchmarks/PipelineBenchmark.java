@@ -1,0 +1,68 @@
+package dev.jdiffusion.benchmarks;
+
+import dev.jdiffusion.pipeline.Result;
+import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.schedulers.Samplers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A whole txt2img on a model folder (the synthetic SD 1.5 one, with a {@code tokenizer/} copied in):
+ * seconds to open, resident memory after loading, seconds per denoising step, total, and the peak
+ * resident memory of the run.
+ *
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N]</pre>
+ */
+public final class PipelineBenchmark {
+    private PipelineBenchmark() {}
+
+    public static void main(String[] args) {
+        if (args.length < 1) {
+            System.err.println("usage: PipelineBenchmark FOLDER [--size N] [--steps N] [--threads N] [--out FILE.png]");
+            System.exit(2);
+        }
+        Path folder = Path.of(args[0]);
+        int size = 512;
+        int steps = 20;
+        int threads = Runtime.getRuntime().availableProcessors();
+        Path out = null;
+        for (int i = 1; i < args.length; i++) {
+            switch (args[i]) {
+                case "--size" -> size = Integer.parseInt(args[++i]);
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--out" -> out = Path.of(args[++i]);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        if (!Files.isDirectory(folder.resolve("tokenizer"))) {
+            throw new IllegalArgumentException(folder + " has no tokenizer/: copy a CLIP tokenizer folder in");
+        }
+        long start = System.nanoTime();
+        try (StableDiffusion sd = StableDiffusion.load(folder).threads(threads).open()) {
+            System.out.printf(Locale.ROOT, "opened in %.1f s, resident %.2f GB%n", (System.nanoTime() - start) / 1e9,
+                    ProcessMemory.residentBytes() / 1e9);
+            List<Long> stepEnds = new ArrayList<>();
+            long begin = System.nanoTime();
+            Result result = sd.txt2img("a photo of a cat").negativePrompt("blurry").size(size, size).steps(steps)
+                    .scheduler(Samplers.EULER_A).seed(42).onStep(p -> stepEnds.add(System.nanoTime())).generate();
+            long end = System.nanoTime();
+            double best = Double.MAX_VALUE;
+            double sum = 0;
+            for (int i = 1; i < stepEnds.size(); i++) {
+                double s = (stepEnds.get(i) - stepEnds.get(i - 1)) / 1e9;
+                best = Math.min(best, s);
+                sum += s;
+            }
+            System.out.printf(Locale.ROOT, "%dx%d, %d steps: %.2f s per step (best %.2f), total %.1f s (text, steps, decode)%n",
+                    size, size, steps, sum / Math.max(1, stepEnds.size() - 1), best, (end - begin) / 1e9);
+            System.out.printf(Locale.ROOT, "peak resident memory %.2f GB%n", ProcessMemory.peakResidentBytes() / 1e9);
+            if (out != null) {
+                result.save(out);
+            }
+        }
+    }
+}
