@@ -3,13 +3,18 @@ package dev.jdiffusion.pipeline;
 import dev.jdiffusion.cpu.CpuBackend;
 import dev.jdiffusion.image.Image;
 import dev.jdiffusion.models.ConfigValues;
+import dev.jdiffusion.models.clip.ClipTextConfig;
 import dev.jdiffusion.models.clip.ClipTextModel;
+import dev.jdiffusion.models.unet.UNet2DConditionConfig;
 import dev.jdiffusion.models.unet.UNet2DConditionModel;
 import dev.jdiffusion.models.vae.AutoencoderKL;
+import dev.jdiffusion.models.vae.AutoencoderKLConfig;
+import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
+import dev.jdiffusion.weights.checkpoint.LdmCheckpoint;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.SchedulerConfig;
 import java.nio.file.Files;
@@ -38,10 +43,11 @@ public final class StableDiffusion implements AutoCloseable {
     private final AutoencoderKL vae;
     private final SchedulerConfig schedulerConfig;
     private final Samplers defaultSampler;
+    private final AutoCloseable weightsFile;
 
     private StableDiffusion(String name, Backend backend, boolean ownsBackend, ClipTokenizer tokenizer,
             ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig,
-            Samplers defaultSampler) {
+            Samplers defaultSampler, AutoCloseable weightsFile) {
         this.name = name;
         this.backend = backend;
         this.ownsBackend = ownsBackend;
@@ -51,9 +57,14 @@ public final class StableDiffusion implements AutoCloseable {
         this.vae = vae;
         this.schedulerConfig = schedulerConfig;
         this.defaultSampler = defaultSampler;
+        this.weightsFile = weightsFile;
     }
 
-    /** Starts loading a model from a diffusers folder (with {@code model_index.json}). */
+    /**
+     * Starts loading a model: a diffusers folder (with {@code model_index.json}), or a single-file
+     * {@code .safetensors} checkpoint in the original layout (then give its tokenizer, or a diffusers
+     * folder to take the configs, tokenizer and scheduler from, with {@link Loader#configFrom}).
+     */
     public static Loader load(Path path) {
         return new Loader(path);
     }
@@ -64,6 +75,8 @@ public final class StableDiffusion implements AutoCloseable {
         private Device device = Device.CPU;
         private int threads = CpuBackend.defaultThreads();
         private Backend backend;
+        private Path configFolder;
+        private Path tokenizerFolder;
 
         private Loader(Path path) {
             this.path = path;
@@ -90,10 +103,28 @@ public final class StableDiffusion implements AutoCloseable {
             return this;
         }
 
-        /** Loads every part, checking the folder first so that a missing part fails before any heavy work. */
+        /**
+         * For a single-file checkpoint: take the model configs, tokenizer and scheduler from this diffusers
+         * folder (the weights still come from the file). Without it they are inferred from the tensors.
+         */
+        public Loader configFrom(Path diffusersFolder) {
+            this.configFolder = diffusersFolder;
+            return this;
+        }
+
+        /** For a single-file checkpoint: the CLIP tokenizer folder ({@code vocab.json}, {@code merges.txt}). */
+        public Loader tokenizer(Path folder) {
+            this.tokenizerFolder = folder;
+            return this;
+        }
+
+        /** Loads every part, checking the files first so that a missing part fails before any heavy work. */
         public StableDiffusion open() {
             if (!device.kind().equals("cpu")) {
                 throw new IllegalArgumentException("device " + device + " is not available: only the CPU backend is built in");
+            }
+            if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors")) {
+                return openSingleFile();
             }
             ModelFolder folder = ModelFolder.check(path);
             boolean owned = backend == null;
@@ -108,7 +139,8 @@ public final class StableDiffusion implements AutoCloseable {
                 Path schedulerFile = folder.part("scheduler").resolve("scheduler_config.json");
                 SchedulerConfig config = SchedulerConfig.read(schedulerFile);
                 Samplers sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
-                return new StableDiffusion(path.getFileName().toString(), b, owned, tokenizer, text, u, v, config, sampler);
+                return new StableDiffusion(path.getFileName().toString(), b, owned, tokenizer, text, u, v, config, sampler,
+                        null);
             } catch (RuntimeException e) {
                 if (text != null) {
                     text.close();
@@ -119,6 +151,57 @@ public final class StableDiffusion implements AutoCloseable {
                 if (owned) {
                     b.close();
                 }
+                throw e;
+            }
+        }
+
+        private StableDiffusion openSingleFile() {
+            if (configFolder != null) {
+                ModelFolder.check(configFolder);
+            }
+            LdmCheckpoint checkpoint = LdmCheckpoint.open(path);
+            Path tokenizerPath = tokenizerFolder != null ? tokenizerFolder
+                    : configFolder != null ? configFolder.resolve("tokenizer") : null;
+            if (tokenizerPath == null || !Files.exists(tokenizerPath.resolve("vocab.json"))) {
+                checkpoint.close();
+                throw new IllegalArgumentException(path + " is a single-file checkpoint, which carries no tokenizer "
+                        + "vocabulary: give a CLIP tokenizer folder with tokenizer(...) or a diffusers folder with configFrom(...)");
+            }
+            boolean owned = backend == null;
+            Backend b = owned ? new CpuBackend(threads) : backend;
+            ClipTextModel text = null;
+            UNet2DConditionModel u = null;
+            try {
+                ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerPath);
+                text = ClipTextModel.of(configFolder != null
+                        ? ClipTextConfig.read(configFolder.resolve("text_encoder/config.json"))
+                        : ClipTextConfig.inferFrom(checkpoint.textEncoder()), Weights.of(checkpoint.textEncoder(), b));
+                u = UNet2DConditionModel.of(configFolder != null
+                        ? UNet2DConditionConfig.read(configFolder.resolve("unet/config.json"))
+                        : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b));
+                AutoencoderKL v = AutoencoderKL.of(configFolder != null
+                        ? AutoencoderKLConfig.read(configFolder.resolve("vae/config.json"))
+                        : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b));
+                SchedulerConfig config = SchedulerConfig.sd15();
+                Samplers sampler = Samplers.PNDM;
+                if (configFolder != null) {
+                    Path schedulerFile = configFolder.resolve("scheduler/scheduler_config.json");
+                    config = SchedulerConfig.read(schedulerFile);
+                    sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
+                }
+                String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                return new StableDiffusion(name, b, owned, tokenizer, text, u, v, config, sampler, checkpoint);
+            } catch (RuntimeException e) {
+                if (text != null) {
+                    text.close();
+                }
+                if (u != null) {
+                    u.close();
+                }
+                if (owned) {
+                    b.close();
+                }
+                checkpoint.close();
                 throw e;
             }
         }
@@ -192,6 +275,13 @@ public final class StableDiffusion implements AutoCloseable {
         vae.close();
         if (ownsBackend) {
             backend.close();
+        }
+        if (weightsFile != null) {
+            try {
+                weightsFile.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot close " + name, e);
+            }
         }
     }
 

@@ -25,7 +25,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -43,19 +42,27 @@ class PipelineGoldenTest {
     private static final double EMBEDDING_TOLERANCE = 1e-5;
     private static final Pattern SEED = Pattern.compile("manual_seed\\((\\d+)\\)");
 
+    /** The single-file F16 checkpoint (original layout) of the same model, which the fp16w cases run from. */
+    private static final String SINGLE_FILE = "pipeline_single_file.fp16.safetensors";
+
     private static Path folder;
     private static StableDiffusion sd;
+    private static StableDiffusion singleFile;
 
     @BeforeAll
     static void open() {
         folder = Fixtures.folder("pipeline");
         sd = StableDiffusion.load(folder).open();
+        singleFile = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder).open();
     }
 
     @AfterAll
     static void close() {
         if (sd != null) {
             sd.close();
+        }
+        if (singleFile != null) {
+            singleFile.close();
         }
     }
 
@@ -78,8 +85,8 @@ class PipelineGoldenTest {
     }
 
     private static void runCase(String c, Map<String, Object> params) throws IOException {
-        Assumptions.assumeFalse(c.endsWith("fp16w"), "the single-file F16 checkpoint form is not loaded yet");
         ConfigValues p = new ConfigValues("golden_info.json " + c, params);
+        StableDiffusion sd = c.endsWith("fp16w") ? singleFile : PipelineGoldenTest.sd;
         try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
             boolean img2img = p.has("strength");
             GenerationRequest request = img2img

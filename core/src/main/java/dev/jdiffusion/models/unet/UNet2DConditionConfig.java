@@ -105,6 +105,51 @@ public record UNet2DConditionConfig(int inChannels, int outChannels, int[] block
                 c.getInt("sample_size", 64));
     }
 
+    /**
+     * The config of a U-Net read off its tensors (diffusers names): widths, levels, block kinds, cross
+     * width, projection kind. Heads cannot be seen in the weights: 8 per level for a 768-wide cross
+     * attention (SD 1.x), else 64-wide heads (SD 2.x).
+     */
+    public static UNet2DConditionConfig inferFrom(dev.jdiffusion.weights.TensorSource weights) {
+        int levels = 0;
+        while (weights.contains("down_blocks." + levels + ".resnets.0.conv1.weight")) {
+            levels++;
+        }
+        if (levels == 0) {
+            throw new IllegalArgumentException(weights.description() + " has no down_blocks: not a U-Net");
+        }
+        int layers = 0;
+        while (weights.contains("down_blocks.0.resnets." + layers + ".conv1.weight")) {
+            layers++;
+        }
+        int[] channels = new int[levels];
+        java.util.List<String> down = new java.util.ArrayList<>();
+        java.util.List<String> up = new java.util.ArrayList<>();
+        int crossAttentionDim = -1;
+        boolean linear = false;
+        int transformerLayers = 1;
+        for (int l = 0; l < levels; l++) {
+            channels[l] = (int) weights.get("down_blocks." + l + ".resnets.0.conv1.weight").dim(0);
+            String attention = "down_blocks." + l + ".attentions.0.";
+            boolean hasAttention = weights.contains(attention + "proj_in.weight");
+            down.add(hasAttention ? CROSS_ATTN_DOWN : DOWN);
+            up.add(weights.contains("up_blocks." + l + ".attentions.0.proj_in.weight") ? CROSS_ATTN_UP : UP);
+            if (hasAttention && crossAttentionDim < 0) {
+                crossAttentionDim = (int) weights.get(attention + "transformer_blocks.0.attn2.to_k.weight").dim(1);
+                linear = weights.get(attention + "proj_in.weight").rank() == 2;
+                while (weights.contains(attention + "transformer_blocks." + transformerLayers + ".norm1.weight")) {
+                    transformerLayers++;
+                }
+            }
+        }
+        int[] heads = new int[levels];
+        for (int l = 0; l < levels; l++) {
+            heads[l] = crossAttentionDim == 768 ? 8 : Math.max(1, channels[l] / 64);
+        }
+        return new UNet2DConditionConfig((int) weights.get("conv_in.weight").dim(1), (int) weights.get("conv_out.weight").dim(0),
+                channels, down, up, layers, heads, transformerLayers, crossAttentionDim, 32, 1e-5, linear, true, 0, 64);
+    }
+
     /** Width of the time embedding: four times the first block's channels. */
     public int timeEmbeddingDim() {
         return 4 * blockOutChannels[0];

@@ -54,6 +54,28 @@ public record AutoencoderKLConfig(int inChannels, int outChannels, int latentCha
                 c.getInt("sample_size", 32));
     }
 
+    /** The config of a VAE read off its tensors (diffusers names), with SD's groups and scaling factor. */
+    public static AutoencoderKLConfig inferFrom(dev.jdiffusion.weights.TensorSource weights) {
+        int levels = 0;
+        while (weights.contains("encoder.down_blocks." + levels + ".resnets.0.conv1.weight")) {
+            levels++;
+        }
+        if (levels == 0) {
+            throw new IllegalArgumentException(weights.description() + " has no encoder.down_blocks: not a VAE");
+        }
+        int layers = 0;
+        while (weights.contains("encoder.down_blocks.0.resnets." + layers + ".conv1.weight")) {
+            layers++;
+        }
+        int[] channels = new int[levels];
+        for (int l = 0; l < levels; l++) {
+            channels[l] = (int) weights.get("encoder.down_blocks." + l + ".resnets.0.conv1.weight").dim(0);
+        }
+        return new AutoencoderKLConfig((int) weights.get("encoder.conv_in.weight").dim(1),
+                (int) weights.get("decoder.conv_out.weight").dim(0), (int) weights.get("post_quant_conv.weight").dim(0),
+                channels, layers, 32, 0.18215, 512);
+    }
+
     public int levels() {
         return blockOutChannels.length;
     }
