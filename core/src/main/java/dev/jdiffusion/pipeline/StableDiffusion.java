@@ -189,6 +189,7 @@ public final class StableDiffusion implements AutoCloseable {
                     config = SchedulerConfig.read(schedulerFile);
                     sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
                 }
+                checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
                 String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
                 return new StableDiffusion(name, b, owned, tokenizer, text, u, v, config, sampler, checkpoint);
             } catch (RuntimeException e) {

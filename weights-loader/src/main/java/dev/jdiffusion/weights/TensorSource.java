@@ -31,6 +31,14 @@ public interface TensorSource extends AutoCloseable {
     /** Where the tensors come from, for messages (a file path, or an index and its shards). */
     String description();
 
+    /**
+     * Lets the operating system drop the file pages this source has brought into memory (they are read
+     * again from the file if touched). A model calls it once its layers have made their own copies, so
+     * that the weights are not resident twice.
+     */
+    default void releaseResidentPages() {
+    }
+
     /** Unmaps the files; tensors obtained from this source must not be used afterwards. */
     @Override
     void close();

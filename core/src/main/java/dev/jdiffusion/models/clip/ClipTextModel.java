@@ -61,6 +61,7 @@ public final class ClipTextModel implements AutoCloseable {
                 LOG.log(System.Logger.Level.INFO, "{0}: tensors not used by the text encoder: {1}", folder,
                         weights.unusedNames());
             }
+            source.releaseResidentPages(); // the layers hold their own packed copies now
             return model;
         } catch (RuntimeException e) {
             source.close();

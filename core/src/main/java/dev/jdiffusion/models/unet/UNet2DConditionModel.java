@@ -80,6 +80,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the U-Net: {2}", folder,
                         weights.unusedNames().size(), weights.unusedNames());
             }
+            source.releaseResidentPages(); // the layers hold their own packed copies now
             return model;
         } catch (RuntimeException e) {
             source.close();

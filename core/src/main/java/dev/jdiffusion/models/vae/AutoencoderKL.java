@@ -50,6 +50,7 @@ public final class AutoencoderKL implements AutoCloseable {
                 LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the VAE: {2}", folder,
                         weights.unusedNames().size(), weights.unusedNames());
             }
+            source.releaseResidentPages(); // the layers hold their own packed copies now
             return vae;
         } catch (RuntimeException e) {
             source.close();

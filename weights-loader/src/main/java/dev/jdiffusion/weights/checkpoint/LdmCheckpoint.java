@@ -176,6 +176,11 @@ public final class LdmCheckpoint implements AutoCloseable {
         return textEncoder;
     }
 
+    /** Lets the operating system drop the file's pages brought into memory (see {@link TensorSource#releaseResidentPages()}). */
+    public void releaseResidentPages() {
+        file.releaseResidentPages();
+    }
+
     /** Unmaps the file; the three sources must not be used afterwards. */
     @Override
     public void close() {

@@ -45,12 +45,15 @@ public final class SafetensorsFile implements TensorSource {
 
     private final Path file;
     private final Arena arena;
+    private final MemorySegment mapped;
     private final Map<String, RawTensor> tensors;
     private final Map<String, String> metadata;
 
-    private SafetensorsFile(Path file, Arena arena, Map<String, RawTensor> tensors, Map<String, String> metadata) {
+    private SafetensorsFile(Path file, Arena arena, MemorySegment mapped, Map<String, RawTensor> tensors,
+            Map<String, String> metadata) {
         this.file = file;
         this.arena = arena;
+        this.mapped = mapped;
         this.tensors = tensors;
         this.metadata = metadata;
     }
@@ -66,7 +69,7 @@ public final class SafetensorsFile implements TensorSource {
                         : channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
             }
             Parsed parsed = parse(file, mapped);
-            return new SafetensorsFile(file, arena, parsed.tensors, parsed.metadata);
+            return new SafetensorsFile(file, arena, mapped, parsed.tensors, parsed.metadata);
         } catch (IOException e) {
             arena.close();
             throw new WeightsException("cannot read " + file + ": " + e, e);
@@ -248,6 +251,13 @@ public final class SafetensorsFile implements TensorSource {
     @Override
     public String description() {
         return file.toString();
+    }
+
+    @Override
+    public void releaseResidentPages() {
+        if (mapped.isMapped() && arena.scope().isAlive()) {
+            mapped.unload();
+        }
     }
 
     @Override

@@ -102,6 +102,11 @@ public final class ShardedSafetensors implements TensorSource {
     }
 
     @Override
+    public void releaseResidentPages() {
+        shards.values().forEach(SafetensorsFile::releaseResidentPages);
+    }
+
+    @Override
     public void close() {
         shards.values().forEach(SafetensorsFile::close);
     }
