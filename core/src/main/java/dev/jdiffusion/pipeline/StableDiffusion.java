@@ -10,11 +10,13 @@ import dev.jdiffusion.models.unet.UNet2DConditionModel;
 import dev.jdiffusion.models.vae.AutoencoderKL;
 import dev.jdiffusion.models.vae.AutoencoderKLConfig;
 import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Activation;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
 import dev.jdiffusion.weights.checkpoint.LdmCheckpoint;
+import dev.jdiffusion.schedulers.PredictionType;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.SchedulerConfig;
 import java.nio.file.Files;
@@ -77,6 +79,7 @@ public final class StableDiffusion implements AutoCloseable {
         private Backend backend;
         private Path configFolder;
         private Path tokenizerFolder;
+        private PredictionType predictionType;
 
         private Loader(Path path) {
             this.path = path;
@@ -109,6 +112,15 @@ public final class StableDiffusion implements AutoCloseable {
          */
         public Loader configFrom(Path diffusersFolder) {
             this.configFolder = diffusersFolder;
+            return this;
+        }
+
+        /**
+         * For a single-file checkpoint: what the U-Net predicts, which its weights do not tell (SD 2.x 768
+         * models predict {@code v}); epsilon unless a config folder says otherwise.
+         */
+        public Loader predictionType(PredictionType type) {
+            this.predictionType = type;
             return this;
         }
 
@@ -171,11 +183,16 @@ public final class StableDiffusion implements AutoCloseable {
             Backend b = owned ? new CpuBackend(threads) : backend;
             ClipTextModel text = null;
             UNet2DConditionModel u = null;
+            boolean sd2 = checkpoint.family() == LdmCheckpoint.Family.SD2;
             try {
                 ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerPath);
+                if (sd2 && configFolder == null) {
+                    tokenizer = tokenizer.withPadToken("!"); // SD 2.x pads with "!", as its tokenizer folder says
+                }
                 text = ClipTextModel.of(configFolder != null
                         ? ClipTextConfig.read(configFolder.resolve("text_encoder/config.json"))
-                        : ClipTextConfig.inferFrom(checkpoint.textEncoder()), Weights.of(checkpoint.textEncoder(), b));
+                        : ClipTextConfig.inferFrom(checkpoint.textEncoder(), sd2 ? Activation.GELU : Activation.QUICK_GELU),
+                        Weights.of(checkpoint.textEncoder(), b));
                 u = UNet2DConditionModel.of(configFolder != null
                         ? UNet2DConditionConfig.read(configFolder.resolve("unet/config.json"))
                         : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b));
@@ -184,9 +201,15 @@ public final class StableDiffusion implements AutoCloseable {
                         : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b));
                 SchedulerConfig config = SchedulerConfig.sd15();
                 Samplers sampler = Samplers.PNDM;
+                if (predictionType != null) {
+                    config = config.withPredictionType(predictionType);
+                }
                 if (configFolder != null) {
                     Path schedulerFile = configFolder.resolve("scheduler/scheduler_config.json");
                     config = SchedulerConfig.read(schedulerFile);
+                    if (predictionType != null) {
+                        config = config.withPredictionType(predictionType);
+                    }
                     sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
                 }
                 checkpoint.releaseResidentPages(); // the layers hold their own packed copies now

@@ -42,8 +42,8 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
                 c.getInt("eos_token_id", 2));
     }
 
-    /** The config of an OpenAI CLIP text tower read off its tensors (64-wide heads, quick_gelu). */
-    public static ClipTextConfig inferFrom(dev.jdiffusion.weights.TensorSource weights) {
+    /** The config of a CLIP text tower read off its tensors (64-wide heads), with the given activation. */
+    public static ClipTextConfig inferFrom(dev.jdiffusion.weights.TensorSource weights, Activation activation) {
         var tokens = weights.get("text_model.embeddings.token_embedding.weight");
         int layers = 0;
         while (weights.contains("text_model.encoder.layers." + layers + ".mlp.fc1.weight")) {
@@ -52,7 +52,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         int hidden = (int) tokens.dim(1);
         return new ClipTextConfig((int) tokens.dim(0), hidden,
                 (int) weights.get("text_model.encoder.layers.0.mlp.fc1.weight").dim(0), layers, hidden / 64,
-                (int) weights.get("text_model.embeddings.position_embedding.weight").dim(0), Activation.QUICK_GELU, 1e-5, 2);
+                (int) weights.get("text_model.embeddings.position_embedding.weight").dim(0), activation, 1e-5, 2);
     }
 
     public int headDim() {

@@ -63,6 +63,41 @@ class LdmCheckpointTest {
     }
 
     @Test
+    void openClipTextEncodersAreSplitIntoTransformersNamesWithoutTheLastLayer(@TempDir Path dir) {
+        int d = 8;
+        Path file = dir.resolve("sd2.safetensors");
+        SafetensorsWriter w = new SafetensorsWriter()
+                .addF32("model.diffusion_model.input_blocks.0.0.weight", new long[] {4, 4, 3, 3}, new float[144])
+                .addF32("first_stage_model.quant_conv.weight", new long[] {8, 8, 1, 1}, new float[64])
+                .addF32("cond_stage_model.model.token_embedding.weight", new long[] {10, d}, new float[10 * d])
+                .addF32("cond_stage_model.model.positional_embedding", new long[] {77, d}, new float[77 * d])
+                .addF32("cond_stage_model.model.ln_final.weight", new long[] {d}, new float[d]);
+        for (int layer = 0; layer < 3; layer++) {
+            float[] inProj = new float[3 * d * d];
+            for (int i = 0; i < inProj.length; i++) {
+                inProj[i] = i / (d * d); // 0 for q's rows, 1 for k's, 2 for v's
+            }
+            String block = "cond_stage_model.model.transformer.resblocks." + layer + ".";
+            w.addF32(block + "attn.in_proj_weight", new long[] {3L * d, d}, inProj)
+                    .addF32(block + "attn.in_proj_bias", new long[] {3L * d}, new float[] {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1,
+                            1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2})
+                    .addF32(block + "mlp.c_fc.weight", new long[] {4L * d, d}, new float[4 * d * d]);
+        }
+        w.write(file);
+        try (LdmCheckpoint checkpoint = LdmCheckpoint.open(file)) {
+            assertEquals(LdmCheckpoint.Family.SD2, checkpoint.family());
+            TensorSource text = checkpoint.textEncoder();
+            assertTrue(text.contains("text_model.encoder.layers.1.self_attn.v_proj.weight"));
+            assertTrue(!text.contains("text_model.encoder.layers.2.self_attn.q_proj.weight"), "the last layer is left out");
+            assertArrayEquals(new long[] {d, d}, text.get("text_model.encoder.layers.0.self_attn.k_proj.weight").shape());
+            assertEquals(1f, text.get("text_model.encoder.layers.0.self_attn.k_proj.weight").getFloat(d * d - 1));
+            assertEquals(2f, text.get("text_model.encoder.layers.0.self_attn.v_proj.bias").getFloat(0));
+            assertArrayEquals(new long[] {77, d}, text.get("text_model.embeddings.position_embedding.weight").shape());
+            assertTrue(text.contains("text_model.encoder.layers.0.mlp.fc1.weight"));
+        }
+    }
+
+    @Test
     void pickledAndForeignFilesAreRefusedClearly(@TempDir Path dir) throws Exception {
         Path ckpt = Files.write(dir.resolve("v1-5.ckpt"), new byte[] {1, 2, 3});
         WeightsException pickle = assertThrows(WeightsException.class, () -> LdmCheckpoint.open(ckpt));

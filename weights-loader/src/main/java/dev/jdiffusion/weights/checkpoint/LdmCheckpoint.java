@@ -62,13 +62,9 @@ public final class LdmCheckpoint implements AutoCloseable {
                 throw new WeightsException(path + " holds no " + UNET + "* tensors: not a Stable Diffusion checkpoint in "
                         + "the original single-file layout");
             }
-            if (names.stream().anyMatch(n -> n.startsWith(OPEN_CLIP))) {
-                throw new WeightsException(path + " is a Stable Diffusion 2.x checkpoint (OpenCLIP text encoder), whose "
-                        + "single-file layout is not supported yet: use its diffusers folder");
-            }
-            LdmCheckpoint checkpoint = new LdmCheckpoint(file, Family.SD1, unet(file, path), vae(file, path),
-                    textEncoder(file, path));
-            return checkpoint;
+            boolean openClip = names.stream().anyMatch(n -> n.startsWith(OPEN_CLIP));
+            return new LdmCheckpoint(file, openClip ? Family.SD2 : Family.SD1, unet(file, path), vae(file, path),
+                    openClip ? OpenClipNames.textEncoder(file, OPEN_CLIP, path) : textEncoder(file, path));
         } catch (RuntimeException e) {
             file.close();
             throw e;
