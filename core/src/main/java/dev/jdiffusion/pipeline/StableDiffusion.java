@@ -21,6 +21,8 @@ import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.SchedulerConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.List;
 
 /**
@@ -135,99 +137,73 @@ public final class StableDiffusion implements AutoCloseable {
             if (!device.kind().equals("cpu")) {
                 throw new IllegalArgumentException("device " + device + " is not available: only the CPU backend is built in");
             }
-            if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors")) {
-                return openSingleFile();
-            }
-            ModelFolder folder = ModelFolder.check(path);
-            boolean owned = backend == null;
-            Backend b = owned ? new CpuBackend(threads) : backend;
-            ClipTextModel text = null;
-            UNet2DConditionModel u = null;
+            boolean singleFile = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors");
+            ModelFolder folder = singleFile ? (configFolder == null ? null : ModelFolder.check(configFolder))
+                    : ModelFolder.check(path);
+            Deque<AutoCloseable> opened = new ArrayDeque<>(); // closed, newest first, if a later part fails
             try {
-                ClipTokenizer tokenizer = ClipTokenizer.load(folder.part("tokenizer"));
-                text = ClipTextModel.load(folder.part("text_encoder"), b);
-                u = UNet2DConditionModel.load(folder.part("unet"), b);
-                AutoencoderKL v = AutoencoderKL.load(folder.part("vae"), b);
-                Path schedulerFile = folder.part("scheduler").resolve("scheduler_config.json");
-                SchedulerConfig config = SchedulerConfig.read(schedulerFile);
-                Samplers sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
-                return new StableDiffusion(path.getFileName().toString(), b, owned, tokenizer, text, u, v, config, sampler,
-                        null);
+                Backend b = backend != null ? backend : opened(opened, new CpuBackend(threads));
+                LdmCheckpoint checkpoint = singleFile ? opened(opened, LdmCheckpoint.open(path)) : null;
+                boolean sd2 = checkpoint != null && checkpoint.family() == LdmCheckpoint.Family.SD2;
+                ClipTokenizer tokenizer = tokenizer(folder, sd2);
+                ClipTextModel text = opened(opened, checkpoint == null
+                        ? ClipTextModel.load(folder.part("text_encoder"), b)
+                        : ClipTextModel.of(folder != null ? ClipTextConfig.read(folder.config("text_encoder"))
+                                : ClipTextConfig.inferFrom(checkpoint.textEncoder(), sd2 ? Activation.GELU : Activation.QUICK_GELU),
+                                Weights.of(checkpoint.textEncoder(), b)));
+                UNet2DConditionModel unet = opened(opened, checkpoint == null
+                        ? UNet2DConditionModel.load(folder.part("unet"), b)
+                        : UNet2DConditionModel.of(folder != null ? UNet2DConditionConfig.read(folder.config("unet"))
+                                : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b)));
+                AutoencoderKL vae = opened(opened, checkpoint == null
+                        ? AutoencoderKL.load(folder.part("vae"), b)
+                        : AutoencoderKL.of(folder != null ? AutoencoderKLConfig.read(folder.config("vae"))
+                                : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b)));
+                SchedulerConfig config = SchedulerConfig.sd15();
+                Samplers sampler = Samplers.PNDM;
+                if (folder != null) {
+                    Path schedulerFile = folder.part("scheduler").resolve("scheduler_config.json");
+                    config = SchedulerConfig.read(schedulerFile);
+                    sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
+                }
+                if (predictionType != null) {
+                    config = config.withPredictionType(predictionType);
+                }
+                if (checkpoint != null) {
+                    checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
+                }
+                String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint);
             } catch (RuntimeException e) {
-                if (text != null) {
-                    text.close();
-                }
-                if (u != null) {
-                    u.close();
-                }
-                if (owned) {
-                    b.close();
+                for (AutoCloseable part : opened) {
+                    try {
+                        part.close();
+                    } catch (Exception suppressed) {
+                        e.addSuppressed(suppressed);
+                    }
                 }
                 throw e;
             }
         }
 
-        private StableDiffusion openSingleFile() {
-            if (configFolder != null) {
-                ModelFolder.check(configFolder);
-            }
-            LdmCheckpoint checkpoint = LdmCheckpoint.open(path);
-            Path tokenizerPath = tokenizerFolder != null ? tokenizerFolder
-                    : configFolder != null ? configFolder.resolve("tokenizer") : null;
-            if (tokenizerPath == null || !Files.exists(tokenizerPath.resolve("vocab.json"))) {
-                checkpoint.close();
+        private static <T extends AutoCloseable> T opened(Deque<AutoCloseable> opened, T part) {
+            opened.push(part);
+            return part;
+        }
+
+        /** The folder's tokenizer, or for a single file the one given; SD 2.x pads with "!". */
+        private ClipTokenizer tokenizer(ModelFolder folder, boolean sd2) {
+            Path tokenizerPath = tokenizerFolder != null ? tokenizerFolder : folder != null ? folder.part("tokenizer") : null;
+            if (tokenizerPath == null) {
                 throw new IllegalArgumentException(path + " is a single-file checkpoint, which carries no tokenizer "
                         + "vocabulary: give a CLIP tokenizer folder with tokenizer(...) or a diffusers folder with configFrom(...)");
             }
-            boolean owned = backend == null;
-            Backend b = owned ? new CpuBackend(threads) : backend;
-            ClipTextModel text = null;
-            UNet2DConditionModel u = null;
-            boolean sd2 = checkpoint.family() == LdmCheckpoint.Family.SD2;
-            try {
-                ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerPath);
-                if (sd2 && configFolder == null) {
-                    tokenizer = tokenizer.withPadToken("!"); // SD 2.x pads with "!", as its tokenizer folder says
-                }
-                text = ClipTextModel.of(configFolder != null
-                        ? ClipTextConfig.read(configFolder.resolve("text_encoder/config.json"))
-                        : ClipTextConfig.inferFrom(checkpoint.textEncoder(), sd2 ? Activation.GELU : Activation.QUICK_GELU),
-                        Weights.of(checkpoint.textEncoder(), b));
-                u = UNet2DConditionModel.of(configFolder != null
-                        ? UNet2DConditionConfig.read(configFolder.resolve("unet/config.json"))
-                        : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b));
-                AutoencoderKL v = AutoencoderKL.of(configFolder != null
-                        ? AutoencoderKLConfig.read(configFolder.resolve("vae/config.json"))
-                        : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b));
-                SchedulerConfig config = SchedulerConfig.sd15();
-                Samplers sampler = Samplers.PNDM;
-                if (predictionType != null) {
-                    config = config.withPredictionType(predictionType);
-                }
-                if (configFolder != null) {
-                    Path schedulerFile = configFolder.resolve("scheduler/scheduler_config.json");
-                    config = SchedulerConfig.read(schedulerFile);
-                    if (predictionType != null) {
-                        config = config.withPredictionType(predictionType);
-                    }
-                    sampler = samplerOf(ConfigValues.read(schedulerFile).getString("_class_name", "PNDMScheduler"));
-                }
-                checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
-                String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
-                return new StableDiffusion(name, b, owned, tokenizer, text, u, v, config, sampler, checkpoint);
-            } catch (RuntimeException e) {
-                if (text != null) {
-                    text.close();
-                }
-                if (u != null) {
-                    u.close();
-                }
-                if (owned) {
-                    b.close();
-                }
-                checkpoint.close();
-                throw e;
+            if (!Files.exists(tokenizerPath.resolve("vocab.json")) || !Files.exists(tokenizerPath.resolve("merges.txt"))) {
+                throw new IllegalArgumentException(tokenizerPath + " is not a CLIP tokenizer folder: vocab.json or merges.txt "
+                        + "is missing");
             }
+            ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerPath);
+            return sd2 && folder == null ? tokenizer.withPadToken("!") : tokenizer;
         }
     }
 
@@ -336,6 +312,10 @@ public final class StableDiffusion implements AutoCloseable {
 
         Path part(String name) {
             return root.resolve(name);
+        }
+
+        Path config(String part) {
+            return root.resolve(part).resolve("config.json");
         }
     }
 }

@@ -26,6 +26,14 @@ abstract class AlphaScheduler implements Scheduler {
         return out;
     }
 
+    /** The integer timesteps of DDIM, PNDM and DDPM for {@code steps} steps, largest first (leading by default). */
+    double[] spacedTimesteps(int steps) {
+        TimestepSpacing spacing = config.spacingOr(TimestepSpacing.LEADING);
+        return spacing == TimestepSpacing.LINSPACE
+                ? TimestepSpacing.round(spacing.timesteps(steps, config.numTrainTimesteps(), 0))
+                : spacing.timesteps(steps, config.numTrainTimesteps(), config.stepsOffset());
+    }
+
     float alphaCumprod(int t) {
         return t >= 0 ? schedule.alphasCumprod[t] : finalAlphaCumprod;
     }

@@ -13,10 +13,7 @@ final class DdimScheduler extends AlphaScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         inferenceSteps = steps;
-        TimestepSpacing spacing = config.spacingOr(TimestepSpacing.LEADING);
-        double[] t = spacing == TimestepSpacing.LINSPACE
-                ? TimestepSpacing.round(spacing.timesteps(steps, config.numTrainTimesteps(), 0))
-                : spacing.timesteps(steps, config.numTrainTimesteps(), config.stepsOffset());
+        double[] t = spacedTimesteps(steps);
         timesteps = toFloats(t);
     }
 

@@ -16,10 +16,7 @@ final class DdpmScheduler extends AlphaScheduler {
             throw new IllegalArgumentException("DDPM can take at most " + config.numTrainTimesteps() + " steps");
         }
         inferenceSteps = steps;
-        TimestepSpacing spacing = config.spacingOr(TimestepSpacing.LEADING);
-        double[] t = spacing == TimestepSpacing.LINSPACE
-                ? TimestepSpacing.round(spacing.timesteps(steps, config.numTrainTimesteps(), 0))
-                : spacing.timesteps(steps, config.numTrainTimesteps(), config.stepsOffset());
+        double[] t = spacedTimesteps(steps);
         timesteps = toFloats(t);
     }
 

@@ -22,10 +22,7 @@ final class PndmScheduler extends AlphaScheduler {
     public void setTimesteps(int steps) {
         checkSteps(steps);
         inferenceSteps = steps;
-        TimestepSpacing spacing = config.spacingOr(TimestepSpacing.LEADING);
-        double[] t = spacing == TimestepSpacing.LINSPACE
-                ? TimestepSpacing.round(spacing.timesteps(steps, config.numTrainTimesteps(), 0))
-                : spacing.timesteps(steps, config.numTrainTimesteps(), config.stepsOffset());
+        double[] t = spacedTimesteps(steps);
         // ascending order, with the second-to-last repeated, then reversed: [.., t2, t1, t1, t0]
         int n = t.length;
         float[] plms = new float[n + (n > 1 ? 1 : 0)];

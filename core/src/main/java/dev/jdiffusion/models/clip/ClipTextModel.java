@@ -1,12 +1,11 @@
 package dev.jdiffusion.models.clip;
 
 import dev.jdiffusion.nn.LayerNorm;
+import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
-import dev.jdiffusion.weights.safetensors.Safetensors;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,8 +18,6 @@ import java.util.List;
  */
 public final class ClipTextModel implements AutoCloseable {
     private static final String PREFIX = "text_model";
-    private static final System.Logger LOG = System.getLogger(ClipTextModel.class.getName());
-
     private final ClipTextConfig config;
     private final Backend backend;
     private final Tensor tokenEmbedding;
@@ -51,22 +48,8 @@ public final class ClipTextModel implements AutoCloseable {
      */
     public static ClipTextModel load(Path folder, Backend backend) {
         ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
-        Path single = folder.resolve("model.safetensors");
-        Path index = folder.resolve("model.safetensors.index.json");
-        TensorSource source = Safetensors.open(Files.exists(single) || !Files.exists(index) ? single : index);
-        try {
-            Weights weights = Weights.of(source, backend);
-            ClipTextModel model = new ClipTextModel(config, weights, source);
-            if (!weights.unusedNames().isEmpty()) {
-                LOG.log(System.Logger.Level.INFO, "{0}: tensors not used by the text encoder: {1}", folder,
-                        weights.unusedNames());
-            }
-            source.releaseResidentPages(); // the layers hold their own packed copies now
-            return model;
-        } catch (RuntimeException e) {
-            source.close();
-            throw e;
-        }
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "model"), backend, "text encoder",
+                (weights, source) -> new ClipTextModel(config, weights, source));
     }
 
     /** Builds the model from weights the caller keeps open for the model's lifetime. */

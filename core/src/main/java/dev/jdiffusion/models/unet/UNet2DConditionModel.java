@@ -4,13 +4,12 @@ import dev.jdiffusion.nn.Conv2d;
 import dev.jdiffusion.nn.GroupNorm;
 import dev.jdiffusion.nn.ResnetBlock2D;
 import dev.jdiffusion.nn.TimestepEmbedding;
+import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Activation;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
-import dev.jdiffusion.weights.safetensors.Safetensors;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -29,8 +28,6 @@ import java.util.List;
  * Immutable once built; one instance can serve many threads.
  */
 public final class UNet2DConditionModel implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(UNet2DConditionModel.class.getName());
-
     /** Receives named intermediate activations (channels-last) during a forward pass, for debugging. */
     @FunctionalInterface
     public interface ActivationObserver {
@@ -72,27 +69,8 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** Loads a diffusers {@code unet/} folder: {@code config.json} and its safetensors weights. */
     public static UNet2DConditionModel load(Path folder, Backend backend) {
         UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
-        TensorSource source = Safetensors.open(weightsFile(folder));
-        try {
-            Weights weights = Weights.of(source, backend);
-            UNet2DConditionModel model = new UNet2DConditionModel(config, weights, source);
-            if (!weights.unusedNames().isEmpty()) {
-                LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the U-Net: {2}", folder,
-                        weights.unusedNames().size(), weights.unusedNames());
-            }
-            source.releaseResidentPages(); // the layers hold their own packed copies now
-            return model;
-        } catch (RuntimeException e) {
-            source.close();
-            throw e;
-        }
-    }
-
-    /** The diffusers weights file of a model folder: single-file or sharded. */
-    static Path weightsFile(Path folder) {
-        Path single = folder.resolve("diffusion_pytorch_model.safetensors");
-        Path index = folder.resolve("diffusion_pytorch_model.safetensors.index.json");
-        return Files.exists(single) || !Files.exists(index) ? single : index;
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model"), backend, "U-Net",
+                (weights, source) -> new UNet2DConditionModel(config, weights, source));
     }
 
     /** Builds the model from weights the caller keeps open for the model's lifetime. */

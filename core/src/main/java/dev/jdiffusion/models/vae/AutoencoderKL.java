@@ -1,12 +1,11 @@
 package dev.jdiffusion.models.vae;
 
 import dev.jdiffusion.nn.Conv2d;
+import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
-import dev.jdiffusion.weights.safetensors.Safetensors;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -16,8 +15,6 @@ import java.util.Arrays;
  * {@code scaling_factor}: that is the pipeline's business, as in diffusers.
  */
 public final class AutoencoderKL implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger(AutoencoderKL.class.getName());
-
     private final AutoencoderKLConfig config;
     private final Backend backend;
     private final VaeEncoder encoder;
@@ -40,22 +37,8 @@ public final class AutoencoderKL implements AutoCloseable {
     /** Loads a diffusers {@code vae/} folder. */
     public static AutoencoderKL load(Path folder, Backend backend) {
         AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.resolve("config.json"));
-        Path single = folder.resolve("diffusion_pytorch_model.safetensors");
-        Path index = folder.resolve("diffusion_pytorch_model.safetensors.index.json");
-        TensorSource source = Safetensors.open(Files.exists(single) || !Files.exists(index) ? single : index);
-        try {
-            Weights weights = Weights.of(source, backend);
-            AutoencoderKL vae = new AutoencoderKL(config, weights, source);
-            if (!weights.unusedNames().isEmpty()) {
-                LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the VAE: {2}", folder,
-                        weights.unusedNames().size(), weights.unusedNames());
-            }
-            source.releaseResidentPages(); // the layers hold their own packed copies now
-            return vae;
-        } catch (RuntimeException e) {
-            source.close();
-            throw e;
-        }
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model"), backend, "VAE",
+                (weights, source) -> new AutoencoderKL(config, weights, source));
     }
 
     /** Builds the VAE from weights the caller keeps open for its lifetime. */
