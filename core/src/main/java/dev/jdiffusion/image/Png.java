@@ -46,6 +46,41 @@ public final class Png {
         return Image.fromBytes(width, height, rgb);
     }
 
+    /** The {@code tEXt} (and {@code iTXt}) chunks of a PNG, keyword to text. */
+    public static Map<String, String> readText(Path file) {
+        try (var in = ImageIO.createImageInputStream(file.toFile())) {
+            var readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new IllegalArgumentException(file + " is not an image this library can read");
+            }
+            var reader = readers.next();
+            try {
+                reader.setInput(in);
+                IIOMetadata metadata = reader.getImageMetadata(0);
+                Map<String, String> text = new java.util.LinkedHashMap<>();
+                if (metadata != null && java.util.Arrays.asList(metadata.getMetadataFormatNames()).contains("javax_imageio_png_1.0")) {
+                    org.w3c.dom.Node root = metadata.getAsTree("javax_imageio_png_1.0");
+                    for (org.w3c.dom.Node chunk = root.getFirstChild(); chunk != null; chunk = chunk.getNextSibling()) {
+                        boolean itxt = chunk.getNodeName().equals("iTXt");
+                        if (!chunk.getNodeName().equals("tEXt") && !itxt) {
+                            continue;
+                        }
+                        for (org.w3c.dom.Node e = chunk.getFirstChild(); e != null; e = e.getNextSibling()) {
+                            var attributes = e.getAttributes();
+                            text.put(attributes.getNamedItem("keyword").getNodeValue(),
+                                    attributes.getNamedItem(itxt ? "text" : "value").getNodeValue());
+                        }
+                    }
+                }
+                return text;
+            } finally {
+                reader.dispose();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
     /** Writes an 8-bit RGB PNG with the given {@code tEXt} chunks (keyword to text). */
     public static void write(Image image, Path file, Map<String, String> text) {
         BufferedImage picture = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);

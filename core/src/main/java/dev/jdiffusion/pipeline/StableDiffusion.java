@@ -16,6 +16,7 @@ import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
 import dev.jdiffusion.weights.checkpoint.LdmCheckpoint;
+import dev.jdiffusion.weights.hub.HubCache;
 import dev.jdiffusion.schedulers.PredictionType;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.SchedulerConfig;
@@ -70,6 +71,19 @@ public final class StableDiffusion implements AutoCloseable {
      * folder to take the configs, tokenizer and scheduler from, with {@link Loader#configFrom}).
      */
     public static Loader load(Path path) {
+        return new Loader(path);
+    }
+
+    /**
+     * Starts loading a model named by a path (folder or file) or, when no such path exists, a Hugging Face
+     * repo id ({@code org/name[@revision]}) found in the local hub cache ({@code HF_HUB_CACHE}, {@code HF_HOME},
+     * {@code ~/.cache/huggingface/hub}), used in place.
+     */
+    public static Loader load(String reference) {
+        Path path = Path.of(reference);
+        if (!Files.exists(path) && HubCache.looksLikeRepoId(reference)) {
+            path = HubCache.fromEnvironment().snapshot(reference);
+        }
         return new Loader(path);
     }
 
@@ -172,7 +186,7 @@ public final class StableDiffusion implements AutoCloseable {
                 if (checkpoint != null) {
                     checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
                 }
-                String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+                String name = modelName();
                 return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint);
             } catch (RuntimeException e) {
                 for (AutoCloseable part : opened) {
@@ -184,6 +198,16 @@ public final class StableDiffusion implements AutoCloseable {
                 }
                 throw e;
             }
+        }
+
+        /** The name a user knows the model by: the repo of a hub snapshot, else the folder or file name. */
+        private String modelName() {
+            Path snapshots = path.toAbsolutePath().getParent();
+            if (snapshots != null && snapshots.getFileName() != null && snapshots.getFileName().toString().equals("snapshots")
+                    && snapshots.getParent().getFileName().toString().startsWith("models--")) {
+                return snapshots.getParent().getFileName().toString().substring("models--".length()).replace("--", "/");
+            }
+            return path.getFileName().toString().replaceFirst("\\.safetensors$", "");
         }
 
         private static <T extends AutoCloseable> T opened(Deque<AutoCloseable> opened, T part) {

@@ -1,0 +1,77 @@
+package dev.jdiffusion.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jdiffusion.image.Png;
+import dev.jdiffusion.testing.Fixtures;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line as a script would use it: outputs, parameters in the PNG, exit codes. */
+class JdiffusionTest {
+    @TempDir
+    Path dir;
+
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+    private int run(String... args) {
+        return Jdiffusion.run(List.of(args), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void txt2imgWritesPngsWithTheirParametersAndInfoReadsThemBack() {
+        Path model = Fixtures.folder("pipeline");
+        int code = run("txt2img", "--model", model.toString(), "--prompt", "a photo of a cat", "--negative", "blurry",
+                "--size", "64x64", "--steps", "2", "--cfg", "5", "--sampler", "euler_a", "--seed", "7", "--batch-count", "2",
+                "--clip-skip", "2", "--out", dir.toString());
+        assertEquals(Jdiffusion.OK, code, err.toString());
+        assertTrue(Files.exists(dir.resolve("7.png")) && Files.exists(dir.resolve("8.png")), out.toString());
+        String parameters = Png.readText(dir.resolve("8.png")).get("parameters");
+        assertEquals("a photo of a cat\nNegative prompt: blurry\nSteps: 2, Sampler: euler_a, CFG scale: 5, Seed: 8, "
+                + "Size: 64x64, Model: pipeline, Clip skip: 2", parameters);
+        out.reset();
+        assertEquals(Jdiffusion.OK, run("info", dir.resolve("7.png").toString()));
+        assertTrue(out.toString().contains("Seed: 7"), out.toString());
+        assertTrue(err.toString().contains("step 2/2"), "progress is reported: " + err);
+    }
+
+    @Test
+    void img2imgStartsFromTheInitImage() {
+        Path model = Fixtures.folder("pipeline");
+        Path file = dir.resolve("edited.png");
+        int code = run("img2img", "--model", model.toString(), "--prompt", "a dog", "--init",
+                model.resolve("init_image.png").toString(), "--strength", "0.5", "--steps", "4", "--seed", "1", "--out",
+                file.toString());
+        assertEquals(Jdiffusion.OK, code, err.toString());
+        assertTrue(Png.readText(file).get("parameters").contains("Denoising strength: 0.5"));
+    }
+
+    @Test
+    void badCommandLinesExitWithTwoAndSayWhy() {
+        assertEquals(Jdiffusion.USAGE, run("paint"));
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--prompt", "x"));
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--model", "m", "--prompt", "x", "--size", "big"));
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--model", "m", "--prompt", "x", "--sampler", "warp"));
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--model", "m", "--prompt", "x", "--frobnicate", "1"));
+        assertEquals(Jdiffusion.USAGE, run("img2img", "--model", "m", "--prompt", "x"));
+        assertTrue(err.toString().contains("--model is required") && err.toString().contains("unknown sampler"), err.toString());
+        assertEquals(Jdiffusion.OK, run("--help"));
+        assertTrue(out.toString().contains("Exit codes"));
+    }
+
+    @Test
+    void aModelThatCannotBeFoundFailsWithOne() {
+        assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", dir.resolve("nothing").toString(), "--prompt", "x"));
+        assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", "someone/not-cached", "--prompt", "x"));
+        assertTrue(err.toString().contains("not in the Hugging Face cache"), err.toString());
+    }
+}
