@@ -5,6 +5,7 @@ import dev.jdiffusion.models.clip.ClipTextModel;
 import dev.jdiffusion.models.synthetic.SyntheticStableDiffusion;
 import dev.jdiffusion.models.unet.UNet2DConditionModel;
 import dev.jdiffusion.models.vae.AutoencoderKL;
+import dev.jdiffusion.profile.ProfilingBackend;
 import dev.jdiffusion.random.TorchGenerator;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.DType;
@@ -18,7 +19,10 @@ import java.util.Locale;
  * (batch 2) at 32x32 and 64x64 latents, and the VAE decode of a 64x64 latent to 512x512. Prints
  * seconds, GFLOP/s and resident memory.
  *
- * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--f32]</pre>
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--f32] [--profile]</pre>
+ *
+ * <p>{@code --profile} instead times one guided 64x64 U-Net step per kind of op (time, GFLOP/s, share of the
+ * FMA peak calibrated in the same run).
  */
 public final class ModelBenchmark {
     /** One guided SD 1.5 U-Net step (batch 2, 64x64 latent): 888.9 G multiply-accumulates. */
@@ -30,12 +34,14 @@ public final class ModelBenchmark {
         Path folder = Path.of(System.getProperty("java.io.tmpdir"), "jdiffusion-sd15-synthetic");
         int threads = CpuBackend.defaultThreads();
         int runs = 3;
+        boolean profile = false;
         DType dtype = DType.F16;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
                 case "--f32" -> dtype = DType.F32;
+                case "--profile" -> profile = true;
                 default -> folder = Path.of(args[i]);
             }
         }
@@ -44,6 +50,10 @@ public final class ModelBenchmark {
             SyntheticStableDiffusion.writeSd15(folder, 0, dtype);
         }
         System.out.printf(Locale.ROOT, "model %s, %d threads, best of %d runs%n", folder, threads, runs);
+        if (profile) {
+            profileUNetStep(folder, threads);
+            return;
+        }
         try (CpuBackend backend = new CpuBackend(threads)) {
             TorchGenerator random = new TorchGenerator(0);
             try (ClipTextModel clip = ClipTextModel.load(folder.resolve("text_encoder"), backend)) {
@@ -70,6 +80,25 @@ public final class ModelBenchmark {
             }
             System.out.printf(Locale.ROOT, "peak resident memory %.2f GB, activation pool peak %.2f GB%n",
                     ProcessMemory.peakResidentBytes() / 1e9, backend.peakActivationBytes() / 1e9);
+        }
+    }
+
+    /** One guided 64x64 U-Net step, per kind of op, against the FMA peak calibrated in the same run. */
+    private static void profileUNetStep(Path folder, int threads) throws InterruptedException {
+        double peak = FmaPeak.measure(threads);
+        System.out.printf(Locale.ROOT, "FMA peak on %d threads: %.1f GFLOP/s%n", threads, peak);
+        try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
+                UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
+            TorchGenerator random = new TorchGenerator(0);
+            try (Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
+                    Tensor latents = backend.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64)) {
+                unet.forward(latents, new float[] {999}, context).close(); // warm up
+                backend.reset();
+                long start = System.nanoTime();
+                unet.forward(latents, new float[] {999}, context).close();
+                System.out.printf(Locale.ROOT, "U-Net step, batch 2, 64x64: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
+                System.out.print(backend.report(peak));
+            }
         }
     }
 

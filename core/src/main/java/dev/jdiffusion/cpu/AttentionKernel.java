@@ -9,35 +9,35 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multi-head attention computed flash-style: for each block of queries, the keys are visited in
- * blocks with an online softmax (running maximum and sum; earlier partial results rescaled when the
- * maximum grows), so memory is O(block x head width) whatever the sequence length; the full score
- * matrix is never formed. One task per (batch, head, query block).
+ * Multi-head attention computed flash-style: for each block of queries, the keys are visited in blocks
+ * with an online softmax (running maximum and sum; earlier partial results rescaled when the maximum
+ * grows), so memory is O(block x head width) whatever the sequence length; the full score matrix is
+ * never formed. Per head, the keys and values are packed once (in parallel), then the query blocks run
+ * in parallel over them.
  *
  * <p>Both products run on register-blocked micro-kernels ({@link #MR} x {@link #NR} tiles, like the
- * GEMM's): the scores {@code S = Q K^T} with the queries as rows, and the output as its transpose,
- * {@code O^T += V^T P^T}, so that narrow heads (40 wide in SD's first level) still fill whole tiles
- * (the query block is the wide side) and the value rows pack contiguously.
+ * GEMM's), and both keep the queries on the wide side: the scores as {@code S^T = K Q^T} (keys as rows),
+ * the output as {@code O^T += V^T P^T}. The score tiles then land directly in the panel layout the second
+ * product reads, and the softmax runs down the columns with whole vectors of queries, so nothing is
+ * transposed and narrow heads (40 wide in SD's first level) still fill whole tiles.
  */
 final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
     private static final int MR = 6;
     private static final int NR = 2 * VL;
-    /** Queries per task: 16 strips of MR rows, a whole number of NR-wide panels. */
-    private static final int QUERY_BLOCK = 16 * MR;
-    /** Keys per block: a whole number of NR-wide panels. */
-    private static final int KEY_BLOCK = 4 * NR;
+    /** Queries per task: a whole number of NR-wide panels (and of MR-row strips). */
+    private static final int QUERY_BLOCK = 3 * NR;
+    /** Keys per block: a whole number of MR-row strips. */
+    private static final int KEY_BLOCK = 22 * MR;
+    private static final FloatVector LANE_INDEX = FloatVector.fromArray(S, laneIndices(), 0);
 
     /** Per-thread buffers, grown to the largest head width seen. */
     private static final class Scratch {
         int headDim = -1;
         int paddedDim;
-        float[] queries; // A strips: [QUERY_BLOCK / MR][headDim][MR], pre-scaled
-        float[] keys; // B panels: [KEY_BLOCK / NR][headDim][NR]
-        float[] scores = new float[QUERY_BLOCK * KEY_BLOCK]; // [query][key]
-        float[] probabilities = new float[KEY_BLOCK * QUERY_BLOCK]; // B panels of P^T: [QUERY_BLOCK / NR][key][NR]
-        float[] values; // A strips of V^T: [paddedDim / MR][key][MR]
+        float[] queries; // B panels of Q^T: [QUERY_BLOCK / NR][headDim][NR], pre-scaled
+        float[] probabilities = new float[KEY_BLOCK * QUERY_BLOCK]; // B panels of S^T, then P^T: [panel][key][NR]
         float[] output; // O^T: [paddedDim][QUERY_BLOCK]
         float[] rowMax = new float[QUERY_BLOCK];
         float[] rowSum = new float[QUERY_BLOCK];
@@ -49,8 +49,6 @@ final class AttentionKernel {
                 headDim = dim;
                 paddedDim = (dim + MR - 1) / MR * MR;
                 queries = new float[QUERY_BLOCK * dim];
-                keys = new float[KEY_BLOCK * dim];
-                values = new float[paddedDim * KEY_BLOCK];
                 output = new float[paddedDim * QUERY_BLOCK];
             }
         }
@@ -59,6 +57,14 @@ final class AttentionKernel {
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private AttentionKernel() {}
+
+    private static float[] laneIndices() {
+        float[] index = new float[VL];
+        for (int i = 0; i < VL; i++) {
+            index[i] = i;
+        }
+        return index;
+    }
 
     /**
      * @param q {@code [batch, queries, heads * headDim]}
@@ -70,16 +76,31 @@ final class AttentionKernel {
     static void attention(Parallel parallel, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment out,
             int batch, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
         int queryBlocks = (queries + QUERY_BLOCK - 1) / QUERY_BLOCK;
-        parallel.forEach(batch * heads * queryBlocks, task -> {
-            int queryBlock = task % queryBlocks;
-            int head = (task / queryBlocks) % heads;
-            int b = task / (queryBlocks * heads);
-            block(q, k, v, out, b, head, queryBlock * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal);
-        });
+        int keyBlocks = (keys + KEY_BLOCK - 1) / KEY_BLOCK;
+        int paddedDim = (headDim + MR - 1) / MR * MR;
+        // one head's keys and values, packed once and shared by all its query blocks
+        float[] packedKeys = new float[keyBlocks * KEY_BLOCK * headDim];
+        float[] packedValues = new float[keyBlocks * KEY_BLOCK * paddedDim];
+        int width = heads * headDim;
+        for (int b = 0; b < batch; b++) {
+            for (int head = 0; head < heads; head++) {
+                long first = (long) b * keys * width + (long) head * headDim;
+                parallel.forEach(keyBlocks, kb -> {
+                    int nk = Math.min(KEY_BLOCK, keys - kb * KEY_BLOCK);
+                    long firstKey = first + (long) kb * KEY_BLOCK * width;
+                    packKeys(k, firstKey, width, nk, headDim, packedKeys, kb * KEY_BLOCK * headDim);
+                    packValues(v, firstKey, width, nk, headDim, paddedDim, packedValues, kb * KEY_BLOCK * paddedDim);
+                });
+                int batchItem = b;
+                int h = head;
+                parallel.forEach(queryBlocks, qb -> block(q, packedKeys, packedValues, out, batchItem, h,
+                        qb * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal));
+            }
+        }
     }
 
-    private static void block(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment out, int b, int head,
-            int q0, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
+    private static void block(MemorySegment q, float[] packedKeys, float[] packedValues, MemorySegment out, int b,
+            int head, int q0, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
         Scratch s = SCRATCH.get();
         s.fit(headDim);
         int width = heads * headDim;
@@ -93,21 +114,20 @@ final class AttentionKernel {
         int keyLimit = causal ? Math.min(keys, q0 + nq) : keys;
         for (int k0 = 0; k0 < keyLimit; k0 += KEY_BLOCK) {
             int nk = Math.min(KEY_BLOCK, keyLimit - k0);
-            long firstKey = ((long) b * keys + k0) * width + headOffset;
-            packKeys(k, firstKey, width, nk, headDim, s.keys);
-            int keyPanels = (nk + NR - 1) / NR;
-            for (int strip = 0; strip * MR < nq; strip++) {
-                for (int panel = 0; panel < keyPanels; panel++) {
-                    multiply(s.queries, strip * headDim * MR, s.keys, panel * headDim * NR, headDim, s.tile);
-                    storeTile(s.tile, s.scores, strip * MR * KEY_BLOCK + panel * NR, KEY_BLOCK);
+            int keyBase = k0 * headDim;
+            for (int strip = 0; strip * MR < nk; strip++) {
+                for (int panel = 0; panel * NR < nq; panel++) {
+                    multiply(packedKeys, keyBase + strip * headDim * MR, s.queries, panel * headDim * NR, headDim, s.tile);
+                    storeTile(s.tile, s.probabilities, (panel * KEY_BLOCK + strip * MR) * NR);
                 }
             }
             softmaxBlock(s, nq, nk, causal ? q0 - k0 : Integer.MAX_VALUE);
-            packValues(v, firstKey, width, nk, headDim, s.paddedDim, s.values);
             rescaleOutput(s.output, s.paddedDim, s.rescale);
+            int valueBase = k0 * s.paddedDim;
             for (int strip = 0; strip * MR < s.paddedDim; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
-                    multiply(s.values, strip * KEY_BLOCK * MR, s.probabilities, panel * KEY_BLOCK * NR, nk, s.tile);
+                    multiply(packedValues, valueBase + strip * KEY_BLOCK * MR, s.probabilities, panel * KEY_BLOCK * NR, nk,
+                            s.tile);
                     addTile(s.tile, s.output, strip * MR * QUERY_BLOCK + panel * NR, QUERY_BLOCK);
                 }
             }
@@ -115,32 +135,15 @@ final class AttentionKernel {
         writeOutput(s, out, ((long) b * queries + q0) * width + headOffset, width, nq, headDim);
     }
 
-    /** Queries as A strips {@code [strip][d][MR]}, times the scale; rows past the block are zero. */
+    /** Queries as B panels of Q^T {@code [panel][d][NR]}, times the scale; queries past the block are zero. */
     private static void packQueries(MemorySegment q, long first, int width, int nq, int headDim, float scale,
             float[] packed) {
         for (int row = 0; row < QUERY_BLOCK; row++) {
-            int base = (row / MR) * headDim * MR + row % MR;
+            int base = (row / NR) * headDim * NR + row % NR;
             if (row < nq) {
                 long at = first + (long) row * width;
                 for (int d = 0; d < headDim; d++) {
-                    packed[base + d * MR] = q.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d) * scale;
-                }
-            } else {
-                for (int d = 0; d < headDim; d++) {
-                    packed[base + d * MR] = 0f;
-                }
-            }
-        }
-    }
-
-    /** Keys as B panels {@code [panel][d][NR]} (the transpose of K); keys past the block are zero. */
-    private static void packKeys(MemorySegment k, long first, int width, int nk, int headDim, float[] packed) {
-        for (int key = 0; key < KEY_BLOCK; key++) {
-            int base = (key / NR) * headDim * NR + key % NR;
-            if (key < nk) {
-                long at = first + (long) key * width;
-                for (int d = 0; d < headDim; d++) {
-                    packed[base + d * NR] = k.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d);
+                    packed[base + d * NR] = q.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d) * scale;
                 }
             } else {
                 for (int d = 0; d < headDim; d++) {
@@ -150,12 +153,30 @@ final class AttentionKernel {
         }
     }
 
-    /** Values as A strips of V^T {@code [strip of MR dims][key][MR]}: each key's MR dims are contiguous. */
+    /** A block of keys as A strips {@code [strip][d][MR]} at {@code offset}; keys past the block (to the strip's end) are zero. */
+    private static void packKeys(MemorySegment k, long first, int width, int nk, int headDim, float[] packed, int offset) {
+        int rows = (nk + MR - 1) / MR * MR;
+        for (int key = 0; key < rows; key++) {
+            int base = offset + (key / MR) * headDim * MR + key % MR;
+            if (key < nk) {
+                long at = first + (long) key * width;
+                for (int d = 0; d < headDim; d++) {
+                    packed[base + d * MR] = k.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d);
+                }
+            } else {
+                for (int d = 0; d < headDim; d++) {
+                    packed[base + d * MR] = 0f;
+                }
+            }
+        }
+    }
+
+    /** A block of values as A strips of V^T {@code [strip of MR dims][key][MR]} at {@code offset}. */
     private static void packValues(MemorySegment v, long first, int width, int nk, int headDim, int paddedDim,
-            float[] packed) {
+            float[] packed, int offset) {
         for (int strip = 0; strip * MR < paddedDim; strip++) {
             int d0 = strip * MR;
-            int base = strip * KEY_BLOCK * MR;
+            int base = offset + strip * KEY_BLOCK * MR;
             for (int key = 0; key < nk; key++) {
                 long at = first + (long) key * width + d0;
                 int o = base + key * MR;
@@ -167,46 +188,46 @@ final class AttentionKernel {
     }
 
     /**
-     * The online softmax over one block of scores: per query, masks keys past the block (and, causal,
-     * keys after the query: key {@code j} is visible to row {@code i} when {@code j <= i + visibleOffset}),
-     * raises the running maximum, records the factor earlier sums and outputs must be rescaled by, and
-     * writes {@code exp(s - max)} into the P^T panels.
+     * The online softmax over one block of scores held as S^T panels, a vector of queries at a time: masks
+     * keys after the query when causal (key {@code j} is visible to query {@code i} when
+     * {@code j <= i + visibleOffset}), raises each query's running maximum, records the factor its earlier
+     * sum and output must be rescaled by, and turns the scores into {@code exp(s - max)} in place.
      */
     private static void softmaxBlock(Scratch s, int nq, int nk, int visibleOffset) {
-        for (int i = 0; i < QUERY_BLOCK; i++) {
-            int panelBase = (i / NR) * KEY_BLOCK * NR + i % NR;
-            int visible = i < nq ? (int) Math.min(nk, Math.max(0L, (long) i + visibleOffset + 1)) : 0;
-            if (visible == 0) {
-                s.rescale[i] = 1f;
-                for (int j = 0; j < KEY_BLOCK; j++) {
-                    s.probabilities[panelBase + j * NR] = 0f;
-                }
-                continue;
-            }
-            int row = i * KEY_BLOCK;
+        float[] p = s.probabilities;
+        boolean causal = visibleOffset != Integer.MAX_VALUE;
+        for (int q = 0; q < nq; q += VL) {
+            int base = (q / NR) * KEY_BLOCK * NR + q % NR;
+            // causal: key j is visible to query q + lane when q + lane + visibleOffset >= j
+            FloatVector visibleUpTo = causal ? LANE_INDEX.add((float) (q + visibleOffset)) : null;
             FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (int j = 0; j < visible; j += VL) {
-                VectorMask<Float> m = S.indexInRange(j, visible);
-                max = max.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, s.scores, row + j, m), m);
+            for (int j = 0; j < nk; j++) {
+                FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
+                max = causal ? max.lanewise(VectorOperators.MAX, score, visibleUpTo.compare(VectorOperators.GE, j))
+                        : max.max(score);
             }
-            float oldMax = s.rowMax[i];
-            float newMax = Math.max(oldMax, max.reduceLanes(VectorOperators.MAX));
-            s.rescale[i] = oldMax == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(oldMax - newMax);
-            s.rowMax[i] = newMax;
+            FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
+            FloatVector newMax = oldMax.max(max);
+            // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0, rescale by 1
+            VectorMask<Float> unseen = newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
+            FloatVector shift = newMax.blend(0f, unseen);
+            FloatVector rescale = VectorMath.exp(oldMax.sub(shift)).blend(1f, unseen);
             FloatVector sum = FloatVector.zero(S);
-            for (int j = 0; j < visible; j += VL) {
-                VectorMask<Float> m = S.indexInRange(j, visible);
-                FloatVector p = VectorMath.exp(FloatVector.fromArray(S, s.scores, row + j, m).sub(newMax));
-                sum = sum.add(p, m);
-                p.intoArray(s.scores, row + j, m);
+            for (int j = 0; j < nk; j++) {
+                int at = base + j * NR;
+                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, p, at).sub(shift));
+                if (causal) {
+                    e = e.blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
+                }
+                e.intoArray(p, at);
+                sum = sum.add(e);
             }
-            s.rowSum[i] = s.rowSum[i] * s.rescale[i] + VectorMath.sum(sum);
-            for (int j = 0; j < visible; j++) {
-                s.probabilities[panelBase + j * NR] = s.scores[row + j];
-            }
-            for (int j = visible; j < KEY_BLOCK; j++) {
-                s.probabilities[panelBase + j * NR] = 0f;
-            }
+            newMax.intoArray(s.rowMax, q);
+            rescale.intoArray(s.rescale, q);
+            FloatVector.fromArray(S, s.rowSum, q).mul(rescale).add(sum).intoArray(s.rowSum, q);
+        }
+        for (int q = nq; q < QUERY_BLOCK; q++) {
+            s.rescale[q] = 1f;
         }
     }
 
@@ -279,10 +300,9 @@ final class AttentionKernel {
         c51.intoArray(tile, 5 * NR + VL);
     }
 
-    private static void storeTile(float[] tile, float[] c, int offset, int ldc) {
-        for (int r = 0; r < MR; r++) {
-            System.arraycopy(tile, r * NR, c, offset + r * ldc, NR);
-        }
+    /** A tile's MR rows into consecutive rows of a panel ({@code NR} floats each). */
+    private static void storeTile(float[] tile, float[] panel, int offset) {
+        System.arraycopy(tile, 0, panel, offset, MR * NR);
     }
 
     private static void addTile(float[] tile, float[] c, int offset, int ldc) {
