@@ -13,10 +13,17 @@ import java.lang.foreign.ValueLayout;
 record ConvPatches(MemorySegment input, int height, int width, int channels, int kernelHeight, int kernelWidth,
         int stride, int padTop, int padLeft, int outHeight, int outWidth) implements RowSource {
 
+    private static final ThreadLocal<float[]> CHANNEL_RUN = ThreadLocal.withInitial(() -> new float[0]);
+
     @Override
     public void pack(int m0, int mc, int k0, int kc, float[] packed) {
         int mr = GemmKernel.MR;
         int k1 = k0 + kc;
+        float[] channelRun = CHANNEL_RUN.get();
+        if (channelRun.length < channels) {
+            channelRun = new float[channels];
+            CHANNEL_RUN.set(channelRun);
+        }
         int firstTap = k0 / channels;
         int lastTap = (k1 - 1) / channels;
         for (int strip = 0; strip * mr < mc; strip++) {
@@ -47,9 +54,12 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
                             packed[at] = 0f;
                         }
                     } else {
+                        // one bulk copy of the channel run, then the strided spread into the strip
                         long source = ((((long) b * height + iy) * width + ix) * channels + cFrom) * Float.BYTES;
-                        for (int c = cFrom; c < cTo; c++, at += mr, source += Float.BYTES) {
-                            packed[at] = input.get(ValueLayout.JAVA_FLOAT_UNALIGNED, source);
+                        int run = cTo - cFrom;
+                        MemorySegment.copy(input, ValueLayout.JAVA_FLOAT_UNALIGNED, source, channelRun, 0, run);
+                        for (int c = 0; c < run; c++, at += mr) {
+                            packed[at] = channelRun[c];
                         }
                     }
                 }
