@@ -21,8 +21,8 @@ import java.util.Locale;
  *
  * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--f32] [--profile]</pre>
  *
- * <p>{@code --profile} instead times one guided 64x64 U-Net step per kind of op (time, GFLOP/s, share of the
- * FMA peak calibrated in the same run).
+ * <p>{@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE decode per kind of op
+ * (time, GFLOP/s, share of the FMA peak calibrated in the same run).
  */
 public final class ModelBenchmark {
     /** One guided SD 1.5 U-Net step (batch 2, 64x64 latent): 888.9 G multiply-accumulates. */
@@ -83,7 +83,7 @@ public final class ModelBenchmark {
         }
     }
 
-    /** One guided 64x64 U-Net step, per kind of op, against the FMA peak calibrated in the same run. */
+    /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op, against the FMA peak of the same run. */
     private static void profileUNetStep(Path folder, int threads) throws InterruptedException {
         double peak = FmaPeak.measure(threads);
         System.out.printf(Locale.ROOT, "FMA peak on %d threads: %.1f GFLOP/s%n", threads, peak);
@@ -99,6 +99,16 @@ public final class ModelBenchmark {
                 System.out.printf(Locale.ROOT, "U-Net step, batch 2, 64x64: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
                 System.out.print(backend.report(peak));
             }
+        }
+        try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
+                AutoencoderKL vae = AutoencoderKL.load(folder.resolve("vae"), backend);
+                Tensor latents = backend.fromFloats(new TorchGenerator(1).randn(4 * 64 * 64), 1, 4, 64, 64)) {
+            vae.decode(latents).close(); // warm up
+            backend.reset();
+            long start = System.nanoTime();
+            vae.decode(latents).close();
+            System.out.printf(Locale.ROOT, "%nVAE decode, 64x64 latent to 512x512: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
+            System.out.print(backend.report(peak));
         }
     }
 
