@@ -55,6 +55,7 @@ final class AttentionKernel {
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    private static final ThreadLocal<float[][]> PACKED_HEAD = ThreadLocal.withInitial(() -> new float[][] {{}, {}});
 
     private AttentionKernel() {}
 
@@ -78,9 +79,15 @@ final class AttentionKernel {
         int queryBlocks = (queries + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int keyBlocks = (keys + KEY_BLOCK - 1) / KEY_BLOCK;
         int paddedDim = (headDim + MR - 1) / MR * MR;
-        // one head's keys and values, packed once and shared by all its query blocks
-        float[] packedKeys = new float[keyBlocks * KEY_BLOCK * headDim];
-        float[] packedValues = new float[keyBlocks * KEY_BLOCK * paddedDim];
+        // one head's keys and values, packed once and shared by all its query blocks; the buffers belong to
+        // the calling thread and are reused by its later calls
+        float[][] buffers = PACKED_HEAD.get();
+        if (buffers[0].length < keyBlocks * KEY_BLOCK * headDim || buffers[1].length < keyBlocks * KEY_BLOCK * paddedDim) {
+            buffers[0] = new float[Math.max(buffers[0].length, keyBlocks * KEY_BLOCK * headDim)];
+            buffers[1] = new float[Math.max(buffers[1].length, keyBlocks * KEY_BLOCK * paddedDim)];
+        }
+        float[] packedKeys = buffers[0];
+        float[] packedValues = buffers[1];
         int width = heads * headDim;
         for (int b = 0; b < batch; b++) {
             for (int head = 0; head < heads; head++) {
