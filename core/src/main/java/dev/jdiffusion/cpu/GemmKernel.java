@@ -1,5 +1,7 @@
 package dev.jdiffusion.cpu;
 
+import dev.jdiffusion.weights.DType;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -31,6 +33,9 @@ final class GemmKernel {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
     private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    /** A K block of one panel widened from 16 bits; off-heap, so the kernel reads it as it reads packed memory. */
+    private static final ThreadLocal<MemorySegment> WIDENED =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) KC * NR * Float.BYTES, 64));
 
     private GemmKernel() {}
 
@@ -83,7 +88,7 @@ final class GemmKernel {
             boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
                 // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
-                MemorySegment panel = b.data.asSlice(((long) p * k + k0) * NR * Float.BYTES, (long) kc * NR * Float.BYTES);
+                MemorySegment panel = panelBlock(b, p, k0, kc);
                 int col = p * NR;
                 int cols = Math.min(NR, b.out - col);
                 for (int i = 0; i < mc; i += MR) {
@@ -92,6 +97,26 @@ final class GemmKernel {
                 }
             }
         }
+    }
+
+    /**
+     * The {@code kc x NR} block of panel {@code p} from row {@code k0}: the packed memory itself for F32,
+     * else widened from 16 bits into this thread's block buffer (reused by every strip of the tile).
+     */
+    private static MemorySegment panelBlock(PackedMatrix b, int p, int k0, int kc) {
+        long count = (long) kc * NR;
+        long first = ((long) p * b.in + k0) * NR;
+        if (b.storage == DType.F32) {
+            return b.data.asSlice(first * Float.BYTES, count * Float.BYTES);
+        }
+        MemorySegment source = b.data.asSlice(first * 2, count * 2);
+        MemorySegment widened = WIDENED.get().asSlice(0, count * Float.BYTES);
+        if (b.storage == DType.F16) {
+            HalfPrecision.halfToFloat(source, widened, count);
+        } else {
+            HalfPrecision.bfloat16ToFloat(source, widened, count);
+        }
+        return widened;
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.jdiffusion.cpu;
 
 import dev.jdiffusion.tensor.ConvWeight;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -9,12 +10,15 @@ import java.lang.foreign.ValueLayout;
 /**
  * A {@code [out, in]} weight packed for {@link GemmKernel}: the output columns cut into panels of
  * {@link GemmKernel#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last
- * column, so the micro-kernel streams one contiguous run per panel and never checks bounds.
+ * column, so the micro-kernel streams one contiguous run per panel and never checks bounds. Weights
+ * stored in 16 bits (F16, BF16) stay 16-bit here; the product widens each block as it uses it.
  */
 final class PackedMatrix implements ConvWeight {
     final int in;
     final int out;
     final int panels;
+    /** F32, or the 16-bit type the weight was stored in. */
+    final DType storage;
     /** For a convolution: input channels and kernel size (1, 1 and {@code in} for a plain matrix). */
     final int channels;
     final int kernelHeight;
@@ -22,15 +26,16 @@ final class PackedMatrix implements ConvWeight {
     final MemorySegment data;
     private final Arena arena;
 
-    private PackedMatrix(int in, int out, int channels, int kernelHeight, int kernelWidth) {
+    private PackedMatrix(int in, int out, int channels, int kernelHeight, int kernelWidth, DType storage) {
         this.in = in;
         this.out = out;
+        this.storage = storage;
         this.channels = channels;
         this.kernelHeight = kernelHeight;
         this.kernelWidth = kernelWidth;
         this.panels = (out + GemmKernel.NR - 1) / GemmKernel.NR;
         this.arena = Arena.ofShared();
-        this.data = arena.allocate((long) panels * in * GemmKernel.NR * Float.BYTES, 64);
+        this.data = arena.allocate((long) panels * in * GemmKernel.NR * storage.byteSize(), 64);
     }
 
     /** Packs a stored weight of any float type, widening 16-bit types here, once. */
@@ -44,14 +49,12 @@ final class PackedMatrix implements ConvWeight {
         }
         int out = Math.toIntExact(weight.dim(0));
         int in = Math.toIntExact(weight.elementCount() / Math.max(1, out));
-        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1);
-        float[] row = new float[in];
+        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1, storageFor(weight));
         for (int n = 0; n < out; n++) {
             long base = (long) n * in;
             for (int k = 0; k < in; k++) {
-                row[k] = weight.getFloat(base + k);
+                packed.put(n, k, weight, base + k);
             }
-            packed.putRow(n, row);
         }
         return packed;
     }
@@ -70,41 +73,52 @@ final class PackedMatrix implements ConvWeight {
         int kh = Math.toIntExact(weight.dim(2));
         int kw = Math.toIntExact(weight.dim(3));
         int in = channels * kh * kw;
-        PackedMatrix packed = new PackedMatrix(in, out, channels, kh, kw);
-        float[] row = new float[in];
+        PackedMatrix packed = new PackedMatrix(in, out, channels, kh, kw, storageFor(weight));
         for (int n = 0; n < out; n++) {
             for (int c = 0; c < channels; c++) {
                 for (int ky = 0; ky < kh; ky++) {
                     for (int kx = 0; kx < kw; kx++) {
                         long stored = (((long) n * channels + c) * kh + ky) * kw + kx;
-                        row[(ky * kw + kx) * channels + c] = weight.getFloat(stored);
+                        packed.put(n, (ky * kw + kx) * channels + c, weight, stored);
                     }
                 }
             }
-            packed.putRow(n, row);
         }
         return packed;
     }
 
     /** Packs a row-major {@code [out, in]} F32 matrix (for tests and benchmarks). */
     static PackedMatrix pack(float[] values, int out, int in) {
-        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1);
-        float[] row = new float[in];
+        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1, DType.F32);
         for (int n = 0; n < out; n++) {
-            System.arraycopy(values, n * in, row, 0, in);
-            packed.putRow(n, row);
+            for (int k = 0; k < in; k++) {
+                packed.data.setAtIndex(ValueLayout.JAVA_FLOAT, packed.index(n, k), values[n * in + k]);
+            }
         }
         return packed;
     }
 
-    private void putRow(int n, float[] row) {
-        int panel = n / GemmKernel.NR;
-        int lane = n % GemmKernel.NR;
-        long base = (long) panel * in * GemmKernel.NR + lane;
-        for (int k = 0; k < in; k++) {
-            data.setAtIndex(ValueLayout.JAVA_FLOAT, base + (long) k * GemmKernel.NR, row[k]);
+    /** 16-bit weights keep their type; everything else is stored as F32. */
+    private static DType storageFor(RawTensor weight) {
+        return weight.dtype() == DType.F16 || weight.dtype() == DType.BF16 ? weight.dtype() : DType.F32;
+    }
+
+    /** The element index of row {@code n}, column {@code k} in the panel layout. */
+    private long index(int n, int k) {
+        return ((long) (n / GemmKernel.NR) * in + k) * GemmKernel.NR + n % GemmKernel.NR;
+    }
+
+    /** Element {@code (n, k)} from element {@code at} of the stored weight, as stored when 16-bit. */
+    private void put(int n, int k, RawTensor weight, long at) {
+        if (storage == DType.F32) {
+            data.setAtIndex(ValueLayout.JAVA_FLOAT, index(n, k), weight.getFloat(at));
+        } else {
+            data.setAtIndex(ValueLayout.JAVA_SHORT, index(n, k), weight.data().getAtIndex(STORED_16_BIT, at));
         }
     }
+
+    private static final ValueLayout.OfShort STORED_16_BIT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public int inFeatures() {
