@@ -63,6 +63,11 @@ public final class CpuBackend implements Backend {
         return Device.CPU;
     }
 
+    @Override
+    public void releaseCachedMemory() {
+        memory.trim();
+    }
+
     // ------------------------------------------------------------------ tensors
 
     @Override

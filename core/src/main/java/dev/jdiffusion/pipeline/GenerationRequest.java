@@ -257,9 +257,11 @@ public final class GenerationRequest {
             unscaled[i] = x[i] / scaling;
         }
         float[] decoded;
+        model.backend().releaseCachedMemory(); // the U-Net's activation sizes are not the VAE's
         try (Tensor z = model.backend().fromFloats(unscaled, latentShape); Tensor image = model.vae().decode(z)) {
             decoded = image.toFloatArray();
         }
+        model.backend().releaseCachedMemory();
         int plane = width * height;
         float[] rgb = new float[plane * 3];
         for (int c = 0; c < 3; c++) {

@@ -215,6 +215,11 @@ public final class ProfilingBackend implements Backend {
         return timed("scale", 0, () -> inner.scale(x, factor));
     }
 
+    @Override
+    public void releaseCachedMemory() {
+        inner.releaseCachedMemory();
+    }
+
     /** Closes the profiled backend. */
     @Override
     public void close() {

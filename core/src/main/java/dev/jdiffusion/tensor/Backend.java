@@ -109,6 +109,14 @@ public interface Backend extends AutoCloseable {
     /** Every element times {@code factor}. */
     Tensor scale(Tensor x, float factor);
 
+    /**
+     * Gives back memory kept for reuse by tensors already closed. Allocations of the same sizes are
+     * recycled between the steps of a loop; between phases that use other sizes (the denoising loop,
+     * then the VAE decode) releasing them lowers the peak.
+     */
+    default void releaseCachedMemory() {
+    }
+
     /** Releases the backend's threads and cached memory. Tensors it made must not be used afterwards. */
     @Override
     void close();
