@@ -13,18 +13,9 @@ final class ProcessMemory {
         return field("VmRSS:");
     }
 
-    /** The peak resident set size in bytes since the process started (or the last {@link #resetPeak}), or -1. */
+    /** The peak resident set size in bytes since the process started, or -1. */
     static long peakResidentBytes() {
         return field("VmHWM:");
-    }
-
-    /** Starts a new peak measurement (Linux 4.0+: writing 5 to clear_refs resets VmHWM). */
-    static void resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // not Linux, or not permitted: peaks then count from the start of the process
-        }
     }
 
     private static long field(String name) {

@@ -51,12 +51,6 @@ public record SchedulerConfig(int numTrainTimesteps, double betaStart, double be
                 setAlphaToOne, useKarrasSigmas);
     }
 
-    /** The same config with another timestep spacing. */
-    public SchedulerConfig withTimestepSpacing(TimestepSpacing spacing) {
-        return new SchedulerConfig(numTrainTimesteps, betaStart, betaEnd, betaSchedule, predictionType, spacing, stepsOffset,
-                setAlphaToOne, useKarrasSigmas);
-    }
-
     /** The same config with or without Karras sigmas. */
     public SchedulerConfig withKarrasSigmas(boolean karras) {
         return new SchedulerConfig(numTrainTimesteps, betaStart, betaEnd, betaSchedule, predictionType, timestepSpacing,

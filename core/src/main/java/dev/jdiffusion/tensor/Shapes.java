@@ -23,10 +23,6 @@ public final class Shapes {
         return Math.toIntExact(elementCount(shape) / Math.max(1, shape[shape.length - 1]));
     }
 
-    public static int last(int... shape) {
-        return shape[shape.length - 1];
-    }
-
     /** The shape with its last dimension replaced. */
     public static int[] withLast(int[] shape, int last) {
         int[] s = shape.clone();

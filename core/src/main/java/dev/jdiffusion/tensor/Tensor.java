@@ -110,11 +110,6 @@ public final class Tensor implements AutoCloseable {
         return backend.toFloatArray(this);
     }
 
-    /** Whether this tensor frees its memory when closed (false for views and weights). */
-    public boolean ownsMemory() {
-        return release != null;
-    }
-
     @Override
     public void close() {
         if (!closed) {

@@ -49,17 +49,17 @@ final class VaeDecoder implements AutoCloseable {
     Tensor forward(Tensor latents) {
         Tensor h = convIn.forward(latents);
         try {
-            h = VaeEncoder.replace(h, midBlock.forward(h));
+            h = States.replace(h, midBlock.forward(h));
             for (int i = 0; i < levels.size(); i++) {
                 for (ResnetBlock2D resnet : levels.get(i)) {
-                    h = VaeEncoder.replace(h, resnet.forward(h, null));
+                    h = States.replace(h, resnet.forward(h, null));
                 }
                 if (i < upsamplers.size()) {
-                    h = VaeEncoder.replace(h, upsamplers.get(i).forward(h));
+                    h = States.replace(h, upsamplers.get(i).forward(h));
                 }
             }
-            h = VaeEncoder.replace(h, convNormOut.forwardSilu(h));
-            return VaeEncoder.replace(h, convOut.forward(h));
+            h = States.replace(h, convNormOut.forwardSilu(h));
+            return States.replace(h, convOut.forward(h));
         } catch (RuntimeException e) {
             h.close();
             throw e;

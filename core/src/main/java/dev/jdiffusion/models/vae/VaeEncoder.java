@@ -53,25 +53,19 @@ final class VaeEncoder implements AutoCloseable {
             int next = 0;
             for (int level = 0; level < levelEnds.size(); level++) {
                 for (; next < levelEnds.get(level); next++) {
-                    h = replace(h, resnets.get(next).forward(h, null));
+                    h = States.replace(h, resnets.get(next).forward(h, null));
                 }
                 if (level < downsamplers.size()) {
-                    h = replace(h, downsamplers.get(level).forward(h));
+                    h = States.replace(h, downsamplers.get(level).forward(h));
                 }
             }
-            h = replace(h, midBlock.forward(h));
-            h = replace(h, convNormOut.forwardSilu(h));
-            return replace(h, convOut.forward(h));
+            h = States.replace(h, midBlock.forward(h));
+            h = States.replace(h, convNormOut.forwardSilu(h));
+            return States.replace(h, convOut.forward(h));
         } catch (RuntimeException e) {
             h.close();
             throw e;
         }
-    }
-
-    /** Closes the old state and returns the new one. */
-    static Tensor replace(Tensor old, Tensor next) {
-        old.close();
-        return next;
     }
 
     @Override
