@@ -1,0 +1,51 @@
+package dev.jdiffusion.weights.hub;
+
+import dev.jdiffusion.weights.WeightFiles;
+import dev.jdiffusion.weights.WeightsException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Which files of a diffusers Stable Diffusion repository inference needs: {@code model_index.json}, the
+ * tokenizer, the scheduler config, and the config and safetensors weights of the text encoder, U-Net and VAE
+ * (the requested variant when the repository has it). Safety checkers, feature extractors, Flax, ONNX and
+ * pickled {@code .bin}/{@code .ckpt} weights are left on the hub.
+ */
+public final class PipelineFiles {
+    private static final List<String> MODELS = List.of("text_encoder", "unet", "vae");
+    private static final Set<String> SETTINGS = Set.of("tokenizer", "scheduler");
+
+    private PipelineFiles() {}
+
+    /** The files to fetch, or a {@link WeightsException} saying why the repository cannot serve. */
+    public static List<HubFile> select(String repo, List<HubFile> files, String variant) {
+        if (files.stream().noneMatch(f -> f.path().equals("model_index.json"))) {
+            List<String> topLevelWeights = files.stream().map(HubFile::path)
+                    .filter(p -> !p.contains("/") && p.endsWith(".safetensors")).toList();
+            throw new WeightsException(repo + " is not a diffusers pipeline (it has no model_index.json)"
+                    + (topLevelWeights.isEmpty() ? "" : "; it holds single-file checkpoints " + topLevelWeights
+                    + ", which load from a local path"));
+        }
+        List<HubFile> selected = new ArrayList<>();
+        for (HubFile file : files) {
+            boolean setting = SETTINGS.contains(file.folder())
+                    && (file.path().endsWith(".json") || file.path().endsWith(".txt"));
+            boolean config = MODELS.contains(file.folder()) && file.fileName().equals("config.json");
+            if (file.path().equals("model_index.json") || setting || config) {
+                selected.add(file);
+            }
+        }
+        for (String model : MODELS) {
+            List<HubFile> inFolder = files.stream().filter(f -> f.folder().equals(model)).toList();
+            List<String> chosen = WeightFiles.choose(inFolder.stream().map(HubFile::fileName).toList(), variant);
+            if (chosen.isEmpty()) {
+                throw new WeightsException(repo + ": " + model + "/ has no safetensors weights"
+                        + (inFolder.isEmpty() ? "" : " (it holds " + inFolder.stream().map(HubFile::fileName).toList()
+                        + "; pickled .bin and .ckpt files are never loaded)"));
+            }
+            inFolder.stream().filter(f -> chosen.contains(f.fileName())).forEach(selected::add);
+        }
+        return List.copyOf(selected);
+    }
+}
