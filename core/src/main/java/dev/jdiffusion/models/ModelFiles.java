@@ -3,10 +3,15 @@ package dev.jdiffusion.models;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.WeightFiles;
+import dev.jdiffusion.weights.WeightsException;
 import dev.jdiffusion.weights.safetensors.Safetensors;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.BiFunction;
+import java.util.stream.Stream;
 
 /** How a model is built from the weights file of its folder, the same way for every model. */
 public final class ModelFiles {
@@ -14,11 +19,23 @@ public final class ModelFiles {
 
     private ModelFiles() {}
 
-    /** A folder's {@code <stem>.safetensors}, or its sharded {@code <stem>.safetensors.index.json}. */
-    public static Path weightsIn(Path folder, String stem) {
-        Path single = folder.resolve(stem + ".safetensors");
-        Path index = folder.resolve(stem + ".safetensors.index.json");
-        return Files.exists(single) || !Files.exists(index) ? single : index;
+    /**
+     * The safetensors weights of a model folder (the file, or the index of sharded weights): those of
+     * {@code variant} ({@code "fp16"}, ...) when the folder has them, else the plain ones, else those of the
+     * only variant present; see {@link WeightFiles}. A {@link WeightsException} says what the folder holds
+     * when none fits.
+     */
+    public static Path weightsIn(Path folder, String variant) {
+        List<String> names;
+        try (Stream<Path> files = Files.list(folder)) {
+            names = files.map(f -> f.getFileName().toString()).sorted().toList();
+        } catch (IOException e) {
+            throw new WeightsException("cannot list the model folder " + folder + ": " + e, e);
+        }
+        List<String> chosen = WeightFiles.choose(names, variant);
+        return folder.resolve(WeightFiles.entryPoint(chosen).orElseThrow(() -> new WeightsException(folder
+                + (chosen.isEmpty() ? " has no safetensors weights" : " has several weights files and no index: " + chosen)
+                + " (it holds " + names + "; pickled .bin and .ckpt files are never loaded)")));
     }
 
     /**

@@ -16,7 +16,10 @@ import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
 import dev.jdiffusion.weights.checkpoint.LdmCheckpoint;
-import dev.jdiffusion.weights.hub.HubCache;
+import dev.jdiffusion.weights.hub.DownloadProgress;
+import dev.jdiffusion.weights.hub.HubDownloader;
+import dev.jdiffusion.weights.hub.HubSettings;
+import dev.jdiffusion.weights.hub.RepoReference;
 import dev.jdiffusion.schedulers.PredictionType;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.SchedulerConfig;
@@ -71,25 +74,30 @@ public final class StableDiffusion implements AutoCloseable {
      * folder to take the configs, tokenizer and scheduler from, with {@link Loader#configFrom}).
      */
     public static Loader load(Path path) {
-        return new Loader(path);
+        return new Loader(path, null);
     }
 
     /**
      * Starts loading a model named by a path (folder or file) or, when no such path exists, a Hugging Face
-     * repo id ({@code org/name[@revision]}) found in the local hub cache ({@code HF_HUB_CACHE}, {@code HF_HOME},
-     * {@code ~/.cache/huggingface/hub}), used in place.
+     * repo id ({@code org/name[@revision]}). A repo id is looked up in the local hub cache ({@code HF_HUB_CACHE},
+     * {@code HF_HOME}, {@code ~/.cache/huggingface/hub}) and used in place; what the cache lacks is downloaded
+     * into it when the model is {@linkplain Loader#open() opened} (see {@link Loader#hub}, {@link Loader#variant}).
      */
     public static Loader load(String reference) {
         Path path = Path.of(reference);
-        if (!Files.exists(path) && HubCache.looksLikeRepoId(reference)) {
-            path = HubCache.fromEnvironment().snapshot(reference);
+        if (!Files.exists(path) && RepoReference.looksLikeRepoId(reference)) {
+            return new Loader(null, RepoReference.parse(reference));
         }
-        return new Loader(path);
+        return new Loader(path, null);
     }
 
     /** Options for opening a model. */
     public static final class Loader {
-        private final Path path;
+        private Path path;
+        private final RepoReference repo;
+        private HubSettings hub;
+        private String variant;
+        private DownloadProgress downloadProgress = DownloadProgress.NONE;
         private Device device = Device.CPU;
         private int threads = CpuBackend.defaultThreads();
         private Backend backend;
@@ -97,8 +105,30 @@ public final class StableDiffusion implements AutoCloseable {
         private Path tokenizerFolder;
         private PredictionType predictionType;
 
-        private Loader(Path path) {
+        private Loader(Path path, RepoReference repo) {
             this.path = path;
+            this.repo = repo;
+        }
+
+        /**
+         * Prefers the weights of this variant ({@code "fp16"}: half the download and the same resident size,
+         * since 16-bit weights stay 16-bit) where the model has them; the plain weights elsewhere.
+         */
+        public Loader variant(String variant) {
+            this.variant = variant;
+            return this;
+        }
+
+        /** For a repo id: where the hub and the cache are (by default as the {@code HF_*} variables say). */
+        public Loader hub(HubSettings settings) {
+            this.hub = settings;
+            return this;
+        }
+
+        /** For a repo id: told how a download advances. */
+        public Loader downloadProgress(DownloadProgress progress) {
+            this.downloadProgress = progress;
+            return this;
         }
 
         /** Where to run; {@link Device#CPU} by default. */
@@ -146,10 +176,17 @@ public final class StableDiffusion implements AutoCloseable {
             return this;
         }
 
-        /** Loads every part, checking the files first so that a missing part fails before any heavy work. */
+        /**
+         * Loads every part, checking the files first so that a missing part fails before any heavy work; for a
+         * repo id, first downloads what the local cache lacks.
+         */
         public StableDiffusion open() {
             if (!device.kind().equals("cpu")) {
                 throw new IllegalArgumentException("device " + device + " is not available: only the CPU backend is built in");
+            }
+            if (path == null) {
+                path = new HubDownloader(hub != null ? hub : HubSettings.fromEnvironment()).pipeline(repo, variant,
+                        downloadProgress);
             }
             boolean singleFile = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors");
             ModelFolder folder = singleFile ? (configFolder == null ? null : ModelFolder.check(configFolder))
@@ -161,16 +198,16 @@ public final class StableDiffusion implements AutoCloseable {
                 boolean sd2 = checkpoint != null && checkpoint.family() == LdmCheckpoint.Family.SD2;
                 ClipTokenizer tokenizer = tokenizer(folder, sd2);
                 ClipTextModel text = opened(opened, checkpoint == null
-                        ? ClipTextModel.load(folder.part("text_encoder"), b)
+                        ? ClipTextModel.load(folder.part("text_encoder"), variant, b)
                         : ClipTextModel.of(folder != null ? ClipTextConfig.read(folder.config("text_encoder"))
                                 : ClipTextConfig.inferFrom(checkpoint.textEncoder(), sd2 ? Activation.GELU : Activation.QUICK_GELU),
                                 Weights.of(checkpoint.textEncoder(), b)));
                 UNet2DConditionModel unet = opened(opened, checkpoint == null
-                        ? UNet2DConditionModel.load(folder.part("unet"), b)
+                        ? UNet2DConditionModel.load(folder.part("unet"), variant, b)
                         : UNet2DConditionModel.of(folder != null ? UNet2DConditionConfig.read(folder.config("unet"))
                                 : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b)));
                 AutoencoderKL vae = opened(opened, checkpoint == null
-                        ? AutoencoderKL.load(folder.part("vae"), b)
+                        ? AutoencoderKL.load(folder.part("vae"), variant, b)
                         : AutoencoderKL.of(folder != null ? AutoencoderKLConfig.read(folder.config("vae"))
                                 : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b)));
                 SchedulerConfig config = SchedulerConfig.sd15();
@@ -202,6 +239,9 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** The name a user knows the model by: the repo of a hub snapshot, else the folder or file name. */
         private String modelName() {
+            if (repo != null) {
+                return repo.repo();
+            }
             Path snapshots = path.toAbsolutePath().getParent();
             if (snapshots != null && snapshots.getFileName() != null && snapshots.getFileName().toString().equals("snapshots")
                     && snapshots.getParent().getFileName().toString().startsWith("models--")) {

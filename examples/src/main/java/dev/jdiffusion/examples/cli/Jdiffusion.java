@@ -6,6 +6,7 @@ import dev.jdiffusion.pipeline.Result;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.tensor.Device;
+import dev.jdiffusion.weights.hub.HubSettings;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,8 +29,8 @@ public final class Jdiffusion {
 
     private static final Set<String> GENERATION_OPTIONS = Set.of("model", "prompt", "negative", "steps", "cfg", "sampler",
             "seed", "size", "batch-count", "clip-skip", "strength", "init", "tokenizer", "config-from", "out", "threads",
-            "device");
-    private static final Set<String> FLAGS = Set.of("help");
+            "device", "variant");
+    private static final Set<String> FLAGS = Set.of("help", "offline");
 
     private static final String HELP = """
             Usage: jdiffusion <command> [options]
@@ -41,8 +42,11 @@ public final class Jdiffusion {
 
             Options of txt2img and img2img:
               --model PATH|REPO_ID   a diffusers folder, a single-file .safetensors checkpoint, or a Hugging Face
-                                     repo id (org/name[@revision]) found in the local cache (HF_HUB_CACHE, HF_HOME,
-                                     ~/.cache/huggingface/hub)                                        (required)
+                                     repo id (org/name[@revision]): used from the local cache (HF_HUB_CACHE,
+                                     HF_HOME, ~/.cache/huggingface/hub), downloaded into it when missing
+                                     (HF_TOKEN for gated models, HF_ENDPOINT for a mirror)            (required)
+              --variant NAME         weights variant to prefer where the model has it, e.g. fp16 (half the download)
+              --offline              use the local cache only, as HF_HUB_OFFLINE=1 does
               --prompt TEXT          what to draw                                                     (required)
               --negative TEXT        what to avoid
               --steps N              denoising steps                                                  (25)
@@ -156,6 +160,13 @@ public final class Jdiffusion {
         if (a.has("config-from")) {
             loader.configFrom(Path.of(a.get("config-from", "")));
         }
+        if (a.has("variant")) {
+            loader.variant(a.get("variant", ""));
+        }
+        if (a.has("offline")) {
+            loader.hub(HubSettings.fromEnvironment().withOffline(true));
+        }
+        loader.downloadProgress(new DownloadBar(err, System.console() != null));
         Interruption interruption = Interruption.install();
         try (StableDiffusion sd = loader.open()) {
             for (int i = 0; i < batchCount; i++) {

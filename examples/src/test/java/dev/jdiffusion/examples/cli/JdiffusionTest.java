@@ -71,7 +71,8 @@ class JdiffusionTest {
     @Test
     void aModelThatCannotBeFoundFailsWithOne() {
         assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", dir.resolve("nothing").toString(), "--prompt", "x"));
-        assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", "someone/not-cached", "--prompt", "x"));
-        assertTrue(err.toString().contains("not in the Hugging Face cache"), err.toString());
+        assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", "someone/not-cached", "--offline", "--prompt", "x"));
+        assertTrue(err.toString().contains("offline mode") && err.toString().contains("someone/not-cached is not in the "
+                + "Hugging Face cache"), err.toString());
     }
 }
