@@ -17,7 +17,7 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
 
     @Override
     public void pack(int m0, int mc, int k0, int kc, float[] packed) {
-        int mr = GemmKernel.MR;
+        int mr = GemmLayout.MR;
         int k1 = k0 + kc;
         float[] channelRun = CHANNEL_RUN.get();
         if (channelRun.length < channels) {

@@ -15,17 +15,26 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 
-/** The CPU backend: Vector API kernels on one thread pool, activations in pooled off-heap memory. */
+/**
+ * The CPU backend: Vector API kernels on one thread pool, activations in pooled off-heap memory. On a JVM
+ * started without {@code --add-modules jdk.incubator.vector} it runs scalar kernels and warns once.
+ */
 public final class CpuBackend implements Backend {
     /** System property that sets the default thread count. */
     public static final String THREADS_PROPERTY = "jdiffusion.threads";
 
     private final Parallel parallel;
     private final CpuMemoryPool memory = new CpuMemoryPool();
+    private final CpuKernels kernels;
 
     /** A backend using {@code threads} threads (the calling thread included). */
     public CpuBackend(int threads) {
+        this(threads, KernelChoice.kernels());
+    }
+
+    CpuBackend(int threads, CpuKernels kernels) {
         this.parallel = new Parallel(threads);
+        this.kernels = kernels;
     }
 
     /** A backend on all cores, or on {@code -Djdiffusion.threads=N}. */
@@ -51,6 +60,11 @@ public final class CpuBackend implements Backend {
 
     public int threads() {
         return parallel.threads();
+    }
+
+    /** Which kernels run: {@code "vector"}, or {@code "scalar"} without the Vector API module. */
+    public String kernels() {
+        return kernels.name();
     }
 
     /** The most activation memory held at once since this backend was made, in bytes. */
@@ -139,7 +153,7 @@ public final class CpuBackend implements Backend {
         }
         int rows = Shapes.rows(x.shape());
         Tensor y = empty(Shapes.withLast(x.shape(), packed.out));
-        GemmKernel.gemm(parallel, x.data(), rows, packed, bias == null ? null : bias.data(), y.data());
+        kernels.gemm(parallel, new DenseRows(x.data(), packed.in), rows, packed, bias == null ? null : bias.data(), y.data());
         return y;
     }
 
@@ -151,21 +165,21 @@ public final class CpuBackend implements Backend {
                     + " and beta " + Shapes.toString(beta.shape()));
         }
         Tensor y = empty(x.shape());
-        RowKernels.layerNorm(parallel, x.data(), gamma.data(), beta.data(), eps, y.data(), Shapes.rows(x.shape()), width);
+        kernels.layerNorm(parallel, x.data(), gamma.data(), beta.data(), eps, y.data(), Shapes.rows(x.shape()), width);
         return y;
     }
 
     @Override
     public Tensor softmax(Tensor x) {
         Tensor y = empty(x.shape());
-        RowKernels.softmax(parallel, x.data(), y.data(), Shapes.rows(x.shape()), x.dim(-1));
+        kernels.softmax(parallel, x.data(), y.data(), Shapes.rows(x.shape()), x.dim(-1));
         return y;
     }
 
     @Override
     public Tensor activation(Tensor x, Activation activation) {
         Tensor y = empty(x.shape());
-        PointwiseKernels.activation(parallel, activation, x.data(), y.data(), x.elementCount());
+        kernels.activation(parallel, activation, x.data(), y.data(), x.elementCount());
         return y;
     }
 
@@ -173,14 +187,14 @@ public final class CpuBackend implements Backend {
     public Tensor add(Tensor a, Tensor b) {
         requireSameShape(a, b, "add");
         Tensor y = empty(a.shape());
-        PointwiseKernels.add(parallel, a.data(), b.data(), y.data(), a.elementCount());
+        kernels.add(parallel, a.data(), b.data(), y.data(), a.elementCount());
         return y;
     }
 
     @Override
     public void addInPlace(Tensor a, Tensor b) {
         requireSameShape(a, b, "addInPlace");
-        PointwiseKernels.add(parallel, a.data(), b.data(), a.data(), a.elementCount());
+        kernels.add(parallel, a.data(), b.data(), a.data(), a.elementCount());
     }
 
     @Override
@@ -222,7 +236,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("causal attention needs as many queries as keys, got " + queries + " and " + keys);
         }
         Tensor y = empty(q.shape());
-        AttentionKernel.attention(parallel, q.data(), k.data(), v.data(), y.data(), batch, queries, keys, heads,
+        kernels.attention(parallel, q.data(), k.data(), v.data(), y.data(), batch, queries, keys, heads,
                 width / heads, scale, causal);
         return y;
     }
@@ -265,7 +279,7 @@ public final class CpuBackend implements Backend {
                 ? new DenseRows(x.data(), packed.in)
                 : new ConvPatches(x.data(), height, width, packed.channels, packed.kernelHeight, packed.kernelWidth, stride,
                         padding.top(), padding.left(), outHeight, outWidth);
-        GemmKernel.gemm(parallel, patches, batch * outHeight * outWidth, packed, bias == null ? null : bias.data(), y.data());
+        kernels.gemm(parallel, patches, batch * outHeight * outWidth, packed, bias == null ? null : bias.data(), y.data());
         return y;
     }
 
@@ -284,7 +298,7 @@ public final class CpuBackend implements Backend {
         int batch = x.dim(0);
         int positions = Math.toIntExact(x.elementCount() / ((long) batch * channels));
         Tensor y = empty(x.shape());
-        GroupNormKernel.groupNorm(parallel, x.data(), gamma.data(), beta.data(), eps, silu, y.data(), batch, positions,
+        kernels.groupNorm(parallel, x.data(), gamma.data(), beta.data(), eps, silu, y.data(), batch, positions,
                 channels, groups);
         return y;
     }
@@ -320,7 +334,7 @@ public final class CpuBackend implements Backend {
                     + batch + ", " + width + "] of " + Shapes.toString(x.shape()));
         }
         int positions = Math.toIntExact(x.elementCount() / ((long) batch * width));
-        PointwiseKernels.addPerItem(parallel, x.data(), v.data(), batch, positions, width);
+        kernels.addPerItem(parallel, x.data(), v.data(), batch, positions, width);
     }
 
     @Override
@@ -330,7 +344,7 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("geglu needs an even last dimension, got " + Shapes.toString(x.shape()));
         }
         Tensor y = empty(Shapes.withLast(x.shape(), doubled / 2));
-        PointwiseKernels.geglu(parallel, x.data(), y.data(), Shapes.rows(x.shape()), doubled / 2);
+        kernels.geglu(parallel, x.data(), y.data(), Shapes.rows(x.shape()), doubled / 2);
         return y;
     }
 
@@ -359,7 +373,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor scale(Tensor x, float factor) {
         Tensor y = empty(x.shape());
-        PointwiseKernels.scale(parallel, x.data(), y.data(), x.elementCount(), factor);
+        kernels.scale(parallel, x.data(), y.data(), x.elementCount(), factor);
         return y;
     }
 

@@ -7,7 +7,7 @@ import java.lang.foreign.ValueLayout;
 record DenseRows(MemorySegment matrix, int columns) implements RowSource {
     @Override
     public void pack(int m0, int mc, int k0, int kc, float[] packed) {
-        int mr = GemmKernel.MR;
+        int mr = GemmLayout.MR;
         for (int strip = 0; strip * mr < mc; strip++) {
             int base = strip * kc * mr;
             for (int r = 0; r < mr; r++) {

@@ -11,24 +11,20 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@code C[m, n] = A[m, k] B^T + bias} with B pre-packed ({@link PackedMatrix}).
  *
- * <p>Classic three-level blocking: the work is cut into tiles of {@link #MC} rows by a run of column
- * panels, spread over the threads; within a tile, K is walked in blocks of {@link #KC}; the block of A
+ * <p>Classic three-level blocking: the work is cut into tiles of {@link GemmLayout#MC} rows by a run of column
+ * panels, spread over the threads; within a tile, K is walked in blocks of {@link GemmLayout#KC}; the block of A
  * is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
- * register-blocked micro-kernel multiplies a strip by one packed B panel: {@link #MR} rows x two
+ * register-blocked micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two
  * vectors of columns, twelve accumulators that stay in registers across the whole K block. The B
  * block of a panel (KC x NR floats) stays in L1 while every strip of the tile passes over it.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
-    /** Columns per packed panel: two vectors. */
-    static final int NR = 2 * VL;
-    /** Rows per micro-kernel call. */
-    static final int MR = 6;
-    /** K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */
-    static final int KC = 256;
-    /** Rows per tile: the packed A block (MC x KC floats) stays in L2. */
-    static final int MC = 16 * MR;
+    static final int NR = GemmLayout.NR;
+    static final int MR = GemmLayout.MR;
+    static final int KC = GemmLayout.KC;
+    static final int MC = GemmLayout.MC;
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[MC * KC]);

@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * A {@code [out, in]} weight packed for {@link GemmKernel}: the output columns cut into panels of
- * {@link GemmKernel#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last
+ * {@link GemmLayout#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last
  * column, so the micro-kernel streams one contiguous run per panel and never checks bounds. Weights
  * stored in 16 bits (F16, BF16) stay 16-bit here; the product widens each block as it uses it.
  */
@@ -33,9 +33,9 @@ final class PackedMatrix implements ConvWeight {
         this.channels = channels;
         this.kernelHeight = kernelHeight;
         this.kernelWidth = kernelWidth;
-        this.panels = (out + GemmKernel.NR - 1) / GemmKernel.NR;
+        this.panels = (out + GemmLayout.NR - 1) / GemmLayout.NR;
         this.arena = Arena.ofShared();
-        this.data = arena.allocate((long) panels * in * GemmKernel.NR * storage.byteSize(), 64);
+        this.data = arena.allocate((long) panels * in * GemmLayout.NR * storage.byteSize(), 64);
     }
 
     /** Packs a stored weight of any float type, widening 16-bit types here, once. */
@@ -105,7 +105,7 @@ final class PackedMatrix implements ConvWeight {
 
     /** The element index of row {@code n}, column {@code k} in the panel layout. */
     private long index(int n, int k) {
-        return ((long) (n / GemmKernel.NR) * in + k) * GemmKernel.NR + n % GemmKernel.NR;
+        return ((long) (n / GemmLayout.NR) * in + k) * GemmLayout.NR + n % GemmLayout.NR;
     }
 
     /** Element {@code (n, k)} from element {@code at} of the stored weight, as stored when 16-bit. */

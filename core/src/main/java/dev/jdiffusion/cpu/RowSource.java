@@ -2,7 +2,7 @@ package dev.jdiffusion.cpu;
 
 /**
  * The rows of a matrix product's left operand, produced block by block straight into the packed
- * layout {@link GemmKernel} reads: strips of {@link GemmKernel#MR} rows, each stored k-major
+ * layout {@link GemmKernel} reads: strips of {@link GemmLayout#MR} rows, each stored k-major
  * ({@code packed[strip * kc * MR + kk * MR + r]}), rows past the end zero. A convolution produces its
  * patches here on the fly, so the patch matrix is never materialised.
  */

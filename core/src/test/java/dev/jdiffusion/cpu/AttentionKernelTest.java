@@ -7,11 +7,16 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class AttentionKernelTest {
+    /** The kernels under test; a subclass runs every case on the scalar fallback. */
+    CpuKernels kernels() {
+        return KernelChoice.kernels();
+    }
+
 
     @Test
     void matchesScalarReferenceCausalAndNot() {
         Random r = new Random(11);
-        try (CpuBackend backend = new CpuBackend(3)) {
+        try (CpuBackend backend = new CpuBackend(3, kernels())) {
             int[][] cases = { // batch, queries, keys, heads, headDim
                     {1, 1, 1, 1, 1}, {2, 5, 5, 1, 7}, {1, 77, 77, 4, 16}, {2, 13, 13, 3, 40}, {1, 300, 300, 2, 64},
                     {1, 17, 17, 5, 33}, {2, 130, 130, 1, 8}};

@@ -15,22 +15,27 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The channels-last image kernels against plain loops, on awkward sizes. */
 class ImageKernelsTest {
-    private static CpuBackend backend;
-    private final Random r = new Random(9);
-
-    @BeforeAll
-    static void start() {
-        backend = new CpuBackend(3);
+    /** The kernels under test; a subclass runs every case on the scalar fallback. */
+    CpuKernels kernels() {
+        return KernelChoice.kernels();
     }
 
-    @AfterAll
-    static void stop() {
+    private CpuBackend backend;
+    private final Random r = new Random(9);
+
+    @BeforeEach
+    void start() {
+        backend = new CpuBackend(3, kernels());
+    }
+
+    @AfterEach
+    void stop() {
         backend.close();
     }
 

@@ -19,12 +19,17 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 class LinearKernelTest {
+    /** The kernels under test; a subclass runs every case on the scalar fallback. */
+    CpuKernels kernels() {
+        return KernelChoice.kernels();
+    }
+
 
     @ParameterizedTest(name = "threads={0}")
     @ValueSource(ints = {1, 3})
     void matchesScalarReferenceOnAwkwardShapes(int threads) {
         Random r = new Random(threads);
-        try (CpuBackend backend = new CpuBackend(threads)) {
+        try (CpuBackend backend = new CpuBackend(threads, kernels())) {
             for (int m : new int[] {1, 5, 6, 7, 97, 200}) {
                 for (int k : AWKWARD) {
                     for (int n : AWKWARD) {
@@ -68,7 +73,7 @@ class LinearKernelTest {
         int k = 37;
         int n = 21;
         float[] a = random(r, m * k, 1);
-        try (CpuBackend backend = new CpuBackend(2); Arena arena = Arena.ofConfined()) {
+        try (CpuBackend backend = new CpuBackend(2, kernels()); Arena arena = Arena.ofConfined()) {
             for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
                 MemorySegment bytes = arena.allocate((long) n * k * 2);
                 float[] w = new float[n * k];
@@ -91,7 +96,7 @@ class LinearKernelTest {
 
     @Test
     void batchedInputKeepsLeadingDimensions() {
-        try (CpuBackend backend = new CpuBackend(2); LinearWeight w = backend.prepareLinear(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+        try (CpuBackend backend = new CpuBackend(2, kernels()); LinearWeight w = backend.prepareLinear(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
                 Tensor x = backend.fromFloats(new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, 2, 2, 3);
                 Tensor y = backend.linear(x, w, null)) {
             assertEquals(java.util.List.of(2, 2, 2), java.util.Arrays.stream(y.shape()).boxed().toList());
@@ -101,7 +106,7 @@ class LinearKernelTest {
 
     @Test
     void wrongInputWidthIsRefused() {
-        try (CpuBackend backend = new CpuBackend(1); LinearWeight w = backend.prepareLinear(new float[6], 2, 3);
+        try (CpuBackend backend = new CpuBackend(1, kernels()); LinearWeight w = backend.prepareLinear(new float[6], 2, 3);
                 Tensor x = backend.fromFloats(new float[4], 1, 4)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.linear(x, w, null));
             org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("expects 3"), e.getMessage());

@@ -13,11 +13,16 @@ import java.util.function.DoubleUnaryOperator;
 import org.junit.jupiter.api.Test;
 
 class RowAndPointwiseKernelsTest {
+    /** The kernels under test; a subclass runs every case on the scalar fallback. */
+    CpuKernels kernels() {
+        return KernelChoice.kernels();
+    }
+
     private final Random r = new Random(5);
 
     @Test
     void layerNormMatchesReference() {
-        try (CpuBackend backend = new CpuBackend(3)) {
+        try (CpuBackend backend = new CpuBackend(3, kernels())) {
             for (int rows : new int[] {1, 3, 77}) {
                 for (int width : AWKWARD) {
                     float[] x = random(r, rows * width, 3);
@@ -38,7 +43,7 @@ class RowAndPointwiseKernelsTest {
 
     @Test
     void softmaxMatchesReference() {
-        try (CpuBackend backend = new CpuBackend(2)) {
+        try (CpuBackend backend = new CpuBackend(2, kernels())) {
             for (int rows : new int[] {1, 4, 33}) {
                 for (int width : AWKWARD) {
                     float[] x = random(r, rows * width, 4);
@@ -60,7 +65,7 @@ class RowAndPointwiseKernelsTest {
     }
 
     private void checkActivation(Activation activation, DoubleUnaryOperator reference, double tolerance) {
-        try (CpuBackend backend = new CpuBackend(3)) {
+        try (CpuBackend backend = new CpuBackend(3, kernels())) {
             for (int n : new int[] {1, 7, 16, 17, 100_003}) {
                 float[] x = random(r, n, 4);
                 x[0] = n == 1 ? 0f : -9.5f; // deep in a tail
@@ -86,7 +91,7 @@ class RowAndPointwiseKernelsTest {
 
     @Test
     void addAndAddInPlace() {
-        try (CpuBackend backend = new CpuBackend(2)) {
+        try (CpuBackend backend = new CpuBackend(2, kernels())) {
             for (int n : AWKWARD) {
                 float[] a = random(r, n, 1);
                 float[] b = random(r, n, 1);
@@ -108,7 +113,7 @@ class RowAndPointwiseKernelsTest {
 
     @Test
     void gatherRowsPicksRowsAndChecksIndices() {
-        try (CpuBackend backend = new CpuBackend(1); Tensor table = backend.fromFloats(new float[] {0, 1, 10, 11, 20, 21}, 3, 2)) {
+        try (CpuBackend backend = new CpuBackend(1, kernels()); Tensor table = backend.fromFloats(new float[] {0, 1, 10, 11, 20, 21}, 3, 2)) {
             try (Tensor y = backend.gatherRows(table, new int[] {2, 0, 2})) {
                 assertArrayEquals(new float[] {20, 21, 0, 1, 20, 21}, y.toFloatArray());
             }

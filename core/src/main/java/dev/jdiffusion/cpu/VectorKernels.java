@@ -1,0 +1,70 @@
+package dev.jdiffusion.cpu;
+
+import dev.jdiffusion.tensor.Activation;
+import java.lang.foreign.MemorySegment;
+
+/** The Vector API kernels. Loaded only where the JVM has the {@code jdk.incubator.vector} module. */
+final class VectorKernels implements CpuKernels {
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    @Override
+    public void gemm(Parallel parallel, RowSource a, int m, PackedMatrix b, MemorySegment bias, MemorySegment c) {
+        GemmKernel.gemm(parallel, a, m, b, bias, c);
+    }
+
+    @Override
+    public void layerNorm(Parallel parallel, MemorySegment x, MemorySegment gamma, MemorySegment beta, float eps,
+            MemorySegment out, int rows, int width) {
+        RowKernels.layerNorm(parallel, x, gamma, beta, eps, out, rows, width);
+    }
+
+    @Override
+    public void softmax(Parallel parallel, MemorySegment x, MemorySegment out, int rows, int width) {
+        RowKernels.softmax(parallel, x, out, rows, width);
+    }
+
+    @Override
+    public void activation(Parallel parallel, Activation activation, MemorySegment x, MemorySegment out, long count) {
+        PointwiseKernels.activation(parallel, activation, x, out, count);
+    }
+
+    @Override
+    public void add(Parallel parallel, MemorySegment a, MemorySegment b, MemorySegment out, long count) {
+        PointwiseKernels.add(parallel, a, b, out, count);
+    }
+
+    @Override
+    public void addPerItem(Parallel parallel, MemorySegment x, MemorySegment v, int batch, int positions, int width) {
+        PointwiseKernels.addPerItem(parallel, x, v, batch, positions, width);
+    }
+
+    @Override
+    public void geglu(Parallel parallel, MemorySegment x, MemorySegment out, int rows, int width) {
+        PointwiseKernels.geglu(parallel, x, out, rows, width);
+    }
+
+    @Override
+    public void scale(Parallel parallel, MemorySegment x, MemorySegment out, long count, float factor) {
+        PointwiseKernels.scale(parallel, x, out, count, factor);
+    }
+
+    @Override
+    public void attention(Parallel parallel, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment out,
+            int batch, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
+        AttentionKernel.attention(parallel, q, k, v, out, batch, queries, keys, heads, headDim, scale, causal);
+    }
+
+    @Override
+    public void groupNorm(Parallel parallel, MemorySegment x, MemorySegment gamma, MemorySegment beta, float eps,
+            boolean silu, MemorySegment out, int batch, int pixels, int channels, int groups) {
+        GroupNormKernel.groupNorm(parallel, x, gamma, beta, eps, silu, out, batch, pixels, channels, groups);
+    }
+
+    /** Floats per preferred vector, which sets the GEMM's panel width. */
+    static int preferredFloatLanes() {
+        return jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    }
+}
