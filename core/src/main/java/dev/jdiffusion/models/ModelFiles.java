@@ -20,21 +20,22 @@ public final class ModelFiles {
     private ModelFiles() {}
 
     /**
-     * The safetensors weights of a model folder (the file, or the index of sharded weights): those of
-     * {@code variant} ({@code "fp16"}, ...) when the folder has them, else the plain ones, else those of the
-     * only variant present; see {@link WeightFiles}. A {@link WeightsException} says what the folder holds
-     * when none fits.
+     * The safetensors weights {@code <stem>...} of a model folder (the file, or the index of sharded
+     * weights): those of {@code variant} ({@code "fp16"}, ...) when the folder has them, else the plain
+     * ones, else those of the only variant present; see {@link WeightFiles}. A {@link WeightsException}
+     * says what the folder holds when none fits.
      */
-    public static Path weightsIn(Path folder, String variant) {
+    public static Path weightsIn(Path folder, String stem, String variant) {
         List<String> names;
         try (Stream<Path> files = Files.list(folder)) {
             names = files.map(f -> f.getFileName().toString()).sorted().toList();
         } catch (IOException e) {
             throw new WeightsException("cannot list the model folder " + folder + ": " + e, e);
         }
-        List<String> chosen = WeightFiles.choose(names, variant);
+        List<String> chosen = WeightFiles.choose(names, stem, variant);
         return folder.resolve(WeightFiles.entryPoint(chosen).orElseThrow(() -> new WeightsException(folder
-                + (chosen.isEmpty() ? " has no safetensors weights" : " has several weights files and no index: " + chosen)
+                + (chosen.isEmpty() ? " has no " + stem + " safetensors weights" : " has several " + stem
+                + " weights files and no index: " + chosen)
                 + " (it holds " + names + "; pickled .bin and .ckpt files are never loaded)")));
     }
 

@@ -21,8 +21,11 @@ public final class WeightFiles {
 
     private WeightFiles() {}
 
-    /** A weights file name taken apart: whether it is an index, and its variant (absent for the plain weights). */
-    public record Name(String fileName, boolean index, Optional<String> variant) {}
+    /**
+     * A weights file name taken apart: its stem ({@code model}, {@code diffusion_pytorch_model}), whether it
+     * is an index, and its variant (absent for the plain weights).
+     */
+    public record Name(String fileName, String stem, boolean index, Optional<String> variant) {}
 
     /** The parts of a weights file name; empty for a file that is not safetensors weights. */
     public static Optional<Name> parse(String fileName) {
@@ -39,15 +42,18 @@ public final class WeightFiles {
             }
         }
         Optional<String> variant = variantWords.isEmpty() ? Optional.empty() : Optional.of(String.join(".", variantWords));
-        return Optional.of(new Name(fileName, index, variant));
+        String stem = SHARD_SUFFIX.matcher(words.getFirst()).replaceFirst("");
+        return Optional.of(new Name(fileName, stem, index, variant));
     }
 
     /**
-     * Of the file names in one folder, the weights to use: those of {@code preferredVariant} when present
-     * (null for none), else the plain ones, else those of the only variant there is. Empty when there are none.
+     * Of the file names in one folder, the weights named {@code stem} to use: those of
+     * {@code preferredVariant} when present (null for none), else the plain ones, else those of the only
+     * variant there is. Empty when there are none.
      */
-    public static List<String> choose(List<String> fileNames, String preferredVariant) {
-        List<Name> weights = fileNames.stream().map(WeightFiles::parse).flatMap(Optional::stream).toList();
+    public static List<String> choose(List<String> fileNames, String stem, String preferredVariant) {
+        List<Name> weights = fileNames.stream().map(WeightFiles::parse).flatMap(Optional::stream)
+                .filter(n -> n.stem().equals(stem)).toList();
         TreeSet<String> variants = new TreeSet<>();
         weights.forEach(n -> n.variant().ifPresent(variants::add));
         Optional<String> chosen;

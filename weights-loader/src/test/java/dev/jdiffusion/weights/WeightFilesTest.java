@@ -8,6 +8,8 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class WeightFilesTest {
+    private static final String STEM = "diffusion_pytorch_model";
+
     @Test
     void readsTheVariantOutOfDiffusersAndTransformersNames() {
         assertEquals(Optional.empty(), variant("diffusion_pytorch_model.safetensors"));
@@ -28,18 +30,25 @@ class WeightFilesTest {
     void choosesTheRequestedVariantElseThePlainWeightsElseTheOnlyVariant() {
         List<String> folder = List.of("config.json", "diffusion_pytorch_model.bin", "diffusion_pytorch_model.safetensors",
                 "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.non_ema.safetensors");
-        assertEquals(List.of("diffusion_pytorch_model.fp16.safetensors"), WeightFiles.choose(folder, "fp16"));
-        assertEquals(List.of("diffusion_pytorch_model.safetensors"), WeightFiles.choose(folder, null));
-        assertEquals(List.of("diffusion_pytorch_model.safetensors"), WeightFiles.choose(folder, "bf16"));
-        assertEquals(List.of("model.fp16.safetensors"), WeightFiles.choose(List.of("model.fp16.safetensors"), null));
-        assertEquals(List.of(), WeightFiles.choose(List.of("a.fp16.safetensors", "a.bf16.safetensors"), null));
-        assertEquals(List.of(), WeightFiles.choose(List.of("pytorch_model.bin"), "fp16"));
+        assertEquals(List.of("diffusion_pytorch_model.fp16.safetensors"), WeightFiles.choose(folder, STEM, "fp16"));
+        assertEquals(List.of("diffusion_pytorch_model.safetensors"), WeightFiles.choose(folder, STEM, null));
+        assertEquals(List.of("diffusion_pytorch_model.safetensors"), WeightFiles.choose(folder, STEM, "bf16"));
+        assertEquals(List.of("model.fp16.safetensors"), WeightFiles.choose(List.of("model.fp16.safetensors"), "model", null));
+        assertEquals(List.of(), WeightFiles.choose(List.of("a.fp16.safetensors", "a.bf16.safetensors"), "a", null));
+        assertEquals(List.of(), WeightFiles.choose(List.of("pytorch_model.bin"), "pytorch_model", "fp16"));
+    }
+
+    @Test
+    void otherSafetensorsInTheFolderAreNotTheModelsWeights() {
+        assertEquals(List.of("diffusion_pytorch_model.safetensors"), WeightFiles.choose(List.of("golden.safetensors",
+                "diffusion_pytorch_model.safetensors", "model.safetensors"), STEM, null));
+        assertEquals("model", WeightFiles.parse("model-00001-of-00002.safetensors").orElseThrow().stem());
     }
 
     @Test
     void opensTheIndexOfShardedWeights() {
         List<String> sharded = WeightFiles.choose(List.of("model-00001-of-00002.safetensors",
-                "model-00002-of-00002.safetensors", "model.safetensors.index.json", "model.fp16.safetensors"), null);
+                "model-00002-of-00002.safetensors", "model.safetensors.index.json", "model.fp16.safetensors"), "model", null);
         assertEquals(3, sharded.size());
         assertEquals(Optional.of("model.safetensors.index.json"), WeightFiles.entryPoint(sharded));
         assertEquals(Optional.of("model.safetensors"), WeightFiles.entryPoint(List.of("model.safetensors")));

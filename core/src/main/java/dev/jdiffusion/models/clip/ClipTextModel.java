@@ -53,7 +53,7 @@ public final class ClipTextModel implements AutoCloseable {
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static ClipTextModel load(Path folder, String variant, Backend backend) {
         ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, variant), backend, "text encoder",
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "model", variant), backend, "text encoder",
                 (weights, source) -> new ClipTextModel(config, weights, source));
     }
 

@@ -74,7 +74,7 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static UNet2DConditionModel load(Path folder, String variant, Backend backend) {
         UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, variant), backend, "U-Net",
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant), backend, "U-Net",
                 (weights, source) -> new UNet2DConditionModel(config, weights, source));
     }
 

@@ -42,7 +42,7 @@ public final class AutoencoderKL implements AutoCloseable {
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static AutoencoderKL load(Path folder, String variant, Backend backend) {
         AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, variant), backend, "VAE",
+        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant), backend, "VAE",
                 (weights, source) -> new AutoencoderKL(config, weights, source));
     }
 

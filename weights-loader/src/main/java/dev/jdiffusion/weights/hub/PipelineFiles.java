@@ -4,6 +4,7 @@ import dev.jdiffusion.weights.WeightFiles;
 import dev.jdiffusion.weights.WeightsException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -13,7 +14,9 @@ import java.util.Set;
  * pickled {@code .bin}/{@code .ckpt} weights are left on the hub.
  */
 public final class PipelineFiles {
-    private static final List<String> MODELS = List.of("text_encoder", "unet", "vae");
+    /** The model folders and the stem of their weights files. */
+    private static final Map<String, String> MODELS = Map.of("text_encoder", "model", "unet", "diffusion_pytorch_model",
+            "vae", "diffusion_pytorch_model");
     private static final Set<String> SETTINGS = Set.of("tokenizer", "scheduler");
 
     private PipelineFiles() {}
@@ -31,14 +34,15 @@ public final class PipelineFiles {
         for (HubFile file : files) {
             boolean setting = SETTINGS.contains(file.folder())
                     && (file.path().endsWith(".json") || file.path().endsWith(".txt"));
-            boolean config = MODELS.contains(file.folder()) && file.fileName().equals("config.json");
+            boolean config = MODELS.containsKey(file.folder()) && file.fileName().equals("config.json");
             if (file.path().equals("model_index.json") || setting || config) {
                 selected.add(file);
             }
         }
-        for (String model : MODELS) {
+        for (String model : List.of("text_encoder", "unet", "vae")) {
             List<HubFile> inFolder = files.stream().filter(f -> f.folder().equals(model)).toList();
-            List<String> chosen = WeightFiles.choose(inFolder.stream().map(HubFile::fileName).toList(), variant);
+            List<String> chosen = WeightFiles.choose(inFolder.stream().map(HubFile::fileName).toList(), MODELS.get(model),
+                    variant);
             if (chosen.isEmpty()) {
                 throw new WeightsException(repo + ": " + model + "/ has no safetensors weights"
                         + (inFolder.isEmpty() ? "" : " (it holds " + inFolder.stream().map(HubFile::fileName).toList()
