@@ -9,9 +9,22 @@ import java.lang.foreign.ValueLayout;
  * {@code (ky, kx)} order, the channels of the input pixel under that tap, zero where the tap falls on
  * padding. The weight is packed in the same {@code (ky, kx, c)} order. Channels-last makes each tap a
  * contiguous run of the input.
+ *
+ * <p>The convolution may read its input through a nearest-neighbour resize ({@code sourceRows},
+ * {@code sourceColumns}: the input row and column under each row and column of the resized image of
+ * {@code height x width}), so an upsampling followed by a convolution never forms the upsampled tensor.
+ * Both are null for a plain convolution, whose input is {@code height x width} itself.
  */
 record ConvPatches(MemorySegment input, int height, int width, int channels, int kernelHeight, int kernelWidth,
-        int stride, int padTop, int padLeft, int outHeight, int outWidth) implements RowSource {
+        int stride, int padTop, int padLeft, int outHeight, int outWidth, int[] sourceRows, int[] sourceColumns,
+        int sourceHeight, int sourceWidth) implements RowSource {
+
+    /** A plain convolution over {@code height x width}. */
+    ConvPatches(MemorySegment input, int height, int width, int channels, int kernelHeight, int kernelWidth, int stride,
+            int padTop, int padLeft, int outHeight, int outWidth) {
+        this(input, height, width, channels, kernelHeight, kernelWidth, stride, padTop, padLeft, outHeight, outWidth,
+                null, null, height, width);
+    }
 
     private static final ThreadLocal<float[]> CHANNEL_RUN = ThreadLocal.withInitial(() -> new float[0]);
 
@@ -55,7 +68,9 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
                         }
                     } else {
                         // one bulk copy of the channel run, then the strided spread into the strip
-                        long source = ((((long) b * height + iy) * width + ix) * channels + cFrom) * Float.BYTES;
+                        int sy = sourceRows == null ? iy : sourceRows[iy];
+                        int sx = sourceColumns == null ? ix : sourceColumns[ix];
+                        long source = ((((long) b * sourceHeight + sy) * sourceWidth + sx) * channels + cFrom) * Float.BYTES;
                         int run = cTo - cFrom;
                         MemorySegment.copy(input, ValueLayout.JAVA_FLOAT_UNALIGNED, source, channelRun, 0, run);
                         for (int c = 0; c < run; c++, at += mr) {

@@ -250,20 +250,44 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding) {
+        requireF32(x, "input");
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException("conv2d: input " + Shapes.toString(x.shape()) + " must be [batch, height, "
+                    + "width, channels]");
+        }
+        return convolve(x, x.dim(1), x.dim(2), null, null, packed(weight, x), bias, stride, padding);
+    }
+
+    /** The resize is folded into the patch gathering: the resized input is never formed. */
+    @Override
+    public Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
+        requireF32(x, "input");
+        if (x.rank() != 4 || height < 1 || width < 1) {
+            throw new IllegalArgumentException("upsampleConv2d takes [batch, height, width, channels] and a size >= 1, got "
+                    + Shapes.toString(x.shape()) + " to " + height + "x" + width);
+        }
+        return convolve(x, height, width, LayoutKernels.nearestSources(x.dim(1), height),
+                LayoutKernels.nearestSources(x.dim(2), width), packed(weight, x), bias, 1, padding);
+    }
+
+    private static PackedMatrix packed(ConvWeight weight, Tensor x) {
         if (!(weight instanceof PackedMatrix packed)) {
             throw new IllegalArgumentException("weight was not prepared by the CPU backend");
         }
-        requireF32(x, "input");
-        if (x.rank() != 4 || x.dim(3) != packed.channels) {
+        if (x.dim(3) != packed.channels) {
             throw new IllegalArgumentException("conv2d: input " + Shapes.toString(x.shape()) + " must be [batch, height, width, "
                     + packed.channels + "]");
         }
+        return packed;
+    }
+
+    /** A convolution over {@code x} seen as {@code height x width} (through the resize maps when given). */
+    private Tensor convolve(Tensor x, int height, int width, int[] sourceRows, int[] sourceColumns, PackedMatrix packed,
+            Tensor bias, int stride, Padding padding) {
         if (stride < 1) {
             throw new IllegalArgumentException("conv2d: stride must be >= 1, got " + stride);
         }
         int batch = x.dim(0);
-        int height = x.dim(1);
-        int width = x.dim(2);
         int outHeight = (height + padding.top() + padding.bottom() - packed.kernelHeight) / stride + 1;
         int outWidth = (width + padding.left() + padding.right() - packed.kernelWidth) / stride + 1;
         if (outHeight < 1 || outWidth < 1) {
@@ -274,11 +298,11 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("conv2d: bias has " + bias.elementCount() + " elements, expected " + packed.out);
         }
         Tensor y = empty(batch, outHeight, outWidth, packed.out);
-        RowSource patches = packed.kernelHeight == 1 && packed.kernelWidth == 1 && stride == 1
+        RowSource patches = sourceRows == null && packed.kernelHeight == 1 && packed.kernelWidth == 1 && stride == 1
                         && padding.equals(Padding.of(0))
                 ? new DenseRows(x.data(), packed.in)
                 : new ConvPatches(x.data(), height, width, packed.channels, packed.kernelHeight, packed.kernelWidth, stride,
-                        padding.top(), padding.left(), outHeight, outWidth);
+                        padding.top(), padding.left(), outHeight, outWidth, sourceRows, sourceColumns, x.dim(1), x.dim(2));
         kernels.gemm(parallel, patches, batch * outHeight * outWidth, packed, bias == null ? null : bias.data(), y.data());
         return y;
     }

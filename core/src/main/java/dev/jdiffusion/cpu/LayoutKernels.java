@@ -13,20 +13,30 @@ final class LayoutKernels {
      */
     static void upsampleNearest(Parallel parallel, MemorySegment x, MemorySegment out, int batch, int height, int width,
             int channels, int outHeight, int outWidth) {
-        float scaleY = (float) height / outHeight;
-        float scaleX = (float) width / outWidth;
+        int[] sourceRows = nearestSources(height, outHeight);
+        int[] sourceColumns = nearestSources(width, outWidth);
         long pixelBytes = (long) channels * Float.BYTES;
         parallel.forEach(batch * outHeight, task -> {
             int b = task / outHeight;
             int oy = task % outHeight;
-            int sy = Math.min((int) Math.floor(oy * scaleY), height - 1);
+            int sy = sourceRows[oy];
             for (int ox = 0; ox < outWidth; ox++) {
-                int sx = Math.min((int) Math.floor(ox * scaleX), width - 1);
+                int sx = sourceColumns[ox];
                 long from = (((long) b * height + sy) * width + sx) * pixelBytes;
                 long to = (((long) b * outHeight + oy) * outWidth + ox) * pixelBytes;
                 MemorySegment.copy(x, from, out, to, pixelBytes);
             }
         });
+    }
+
+    /** For each of {@code size} output positions, the input position torch's {@code nearest} mode reads. */
+    static int[] nearestSources(int inputSize, int size) {
+        float scale = (float) inputSize / size;
+        int[] sources = new int[size];
+        for (int i = 0; i < size; i++) {
+            sources[i] = Math.min((int) Math.floor(i * scale), inputSize - 1);
+        }
+        return sources;
     }
 
     /** {@code out[r] = a[r] ++ b[r]} for {@code rows} rows of {@code widthA} and {@code widthB} floats. */

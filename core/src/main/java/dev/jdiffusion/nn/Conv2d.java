@@ -31,6 +31,17 @@ public final class Conv2d implements AutoCloseable {
         return backend.conv2d(x, weight, bias, stride, padding);
     }
 
+    /**
+     * The convolution of {@code x} resized (nearest) to {@code height x width}, without forming the resized
+     * tensor where the backend can; stride 1 only.
+     */
+    public Tensor forwardUpsampled(Tensor x, int height, int width) {
+        if (stride != 1) {
+            throw new IllegalStateException("an upsampling convolution has stride 1, this one " + stride);
+        }
+        return backend.upsampleConv2d(x, height, width, weight, bias, padding);
+    }
+
     @Override
     public void close() {
         weight.close();

@@ -1,15 +1,12 @@
 package dev.jdiffusion.nn;
 
-import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 
 /** diffusers' {@code Upsample2D} with its convolution: nearest-neighbour resize (x2, or to a given size), then 3x3. */
 public final class Upsample2D implements AutoCloseable {
-    private final Backend backend;
     private final Conv2d conv;
 
     public Upsample2D(Weights w, int channels) {
-        this.backend = w.backend();
         this.conv = Conv2d.same(w.at("conv"), channels, channels, 3);
     }
 
@@ -20,9 +17,7 @@ public final class Upsample2D implements AutoCloseable {
 
     /** Resizes to {@code height x width} (the skip connection's size when it is not exactly double). */
     public Tensor forward(Tensor x, int height, int width) {
-        try (Tensor resized = backend.upsampleNearest(x, height, width)) {
-            return conv.forward(resized);
-        }
+        return conv.forwardUpsampled(x, height, width);
     }
 
     @Override

@@ -176,6 +176,18 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
+        String op = "upsample+conv" + weight.kernelHeight() + "x" + weight.kernelWidth();
+        Tensor[] result = new Tensor[1];
+        timed(op, 0, () -> result[0] = inner.upsampleConv2d(x, height, width, weight, bias, padding));
+        double flops = 2.0 * result[0].elementCount() * weight.inFeatures();
+        synchronized (this) {
+            entries.get(op).flops += flops;
+        }
+        return result[0];
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         return timed(silu ? "groupNorm+silu" : "groupNorm", 0, () -> inner.groupNorm(x, groups, gamma, beta, eps, silu));
     }

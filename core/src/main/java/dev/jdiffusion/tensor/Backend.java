@@ -91,6 +91,16 @@ public interface Backend extends AutoCloseable {
     /** Nearest-neighbour resize of {@code [batch, height, width, channels]} (torch's {@code nearest}). */
     Tensor upsampleNearest(Tensor x, int height, int width);
 
+    /**
+     * A stride-1 convolution of {@code x} resized to {@code height x width} by {@link #upsampleNearest}: the
+     * same result, which a backend may compute without forming the resized tensor (4x the input at x2).
+     */
+    default Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
+        try (Tensor resized = upsampleNearest(x, height, width)) {
+            return conv2d(resized, weight, bias, 1, padding);
+        }
+    }
+
     /** Concatenation along the last dimension of two tensors with equal leading dimensions. */
     Tensor concat(Tensor a, Tensor b);
 

@@ -104,6 +104,23 @@ class ImageKernelsTest {
     }
 
     @Test
+    void anUpsamplingConvolutionEqualsTheConvolutionOfTheUpsampledInput() {
+        int[][] cases = {{2, 3, 4, 5, 6, 8}, {1, 5, 3, 7, 9, 11}, {1, 4, 4, 33, 8, 8}}; // batch, h, w, channels, to h, to w
+        for (int[] c : cases) {
+            float[] x = random(r, c[0] * c[1] * c[2] * c[3], 1);
+            try (ConvWeight cw = backend.prepareConv(raw("w", random(r, 5 * c[3] * 9, 1), 5, c[3], 3, 3));
+                    Tensor bias = backend.fromFloats(random(r, 5, 1), 5);
+                    Tensor tx = backend.fromFloats(x, c[0], c[1], c[2], c[3]);
+                    Tensor resized = backend.upsampleNearest(tx, c[4], c[5]);
+                    Tensor expected = backend.conv2d(resized, cw, bias, 1, Padding.of(1));
+                    Tensor fused = backend.upsampleConv2d(tx, c[4], c[5], cw, bias, Padding.of(1))) {
+                assertArrayEquals(expected.shape(), fused.shape());
+                assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(fused), java.util.Arrays.toString(c));
+            }
+        }
+    }
+
+    @Test
     void convolutionRefusesTheWrongChannelCount() {
         try (ConvWeight cw = backend.prepareConv(raw("w", new float[2 * 3 * 9], 2, 3, 3, 3));
                 Tensor x = backend.fromFloats(new float[4 * 4 * 4], 1, 4, 4, 4)) {
