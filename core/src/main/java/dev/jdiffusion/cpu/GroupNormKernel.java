@@ -1,6 +1,5 @@
 package dev.jdiffusion.cpu;
 
-import dev.jdiffusion.tensor.Activation;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -88,7 +87,7 @@ final class GroupNormKernel {
                     FloatVector v = FloatVector.fromMemorySegment(S, x, o, ORDER, m)
                             .fma(FloatVector.fromArray(S, scale[b], c, m), FloatVector.fromArray(S, shift[b], c, m));
                     if (silu) {
-                        v = PointwiseKernels.apply(Activation.SILU, v);
+                        v = PointwiseKernels.silu(v);
                     }
                     v.intoMemorySegment(out, o, ORDER, m);
                 }

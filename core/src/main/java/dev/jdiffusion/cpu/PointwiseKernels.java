@@ -28,29 +28,54 @@ final class PointwiseKernels {
 
     private PointwiseKernels() {}
 
-    /** {@code out[i] = activation(x[i])} for {@code count} floats; {@code out} may be {@code x}. */
+    /**
+     * {@code out[i] = activation(x[i])} for {@code count} floats; {@code out} may be {@code x}. Each activation
+     * has its own loop: a vector handed to a method C2 does not inline is boxed on the heap, and one method
+     * computing every activation grows past the size C2 inlines.
+     */
     static void activation(Parallel parallel, Activation activation, MemorySegment x, MemorySegment out, long count) {
         parallel.forRanges(count, CHUNK, (from, to) -> {
-            long i = from;
-            for (long upper = from + S.loopBound(to - from); i < upper; i += S.length()) {
-                FloatVector v = FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER);
-                apply(activation, v).intoMemorySegment(out, i * Float.BYTES, ORDER);
-            }
-            if (i < to) {
-                VectorMask<Float> tail = S.indexInRange(i, to);
-                FloatVector v = FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER, tail);
-                apply(activation, v).intoMemorySegment(out, i * Float.BYTES, ORDER, tail);
+            switch (activation) {
+                case IDENTITY -> MemorySegment.copy(x, from * Float.BYTES, out, from * Float.BYTES, (to - from) * Float.BYTES);
+                case GELU -> geluRange(x, out, from, to);
+                case QUICK_GELU -> quickGeluRange(x, out, from, to);
+                case SILU -> siluRange(x, out, from, to);
             }
         });
     }
 
-    static FloatVector apply(Activation activation, FloatVector x) {
-        return switch (activation) {
-            case IDENTITY -> x;
-            case GELU -> x.mul(0.5f).mul(erf(x.mul(SQRT1_2)).add(1f));
-            case QUICK_GELU -> x.mul(sigmoid(x.mul(QUICK_GELU_ALPHA)));
-            case SILU -> x.mul(sigmoid(x));
-        };
+    private static void geluRange(MemorySegment x, MemorySegment out, long from, long to) {
+        for (long i = from; i < to; i += S.length()) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            gelu(FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER, m)).intoMemorySegment(out, i * Float.BYTES, ORDER, m);
+        }
+    }
+
+    private static void quickGeluRange(MemorySegment x, MemorySegment out, long from, long to) {
+        for (long i = from; i < to; i += S.length()) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            quickGelu(FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER, m))
+                    .intoMemorySegment(out, i * Float.BYTES, ORDER, m);
+        }
+    }
+
+    private static void siluRange(MemorySegment x, MemorySegment out, long from, long to) {
+        for (long i = from; i < to; i += S.length()) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            silu(FloatVector.fromMemorySegment(S, x, i * Float.BYTES, ORDER, m)).intoMemorySegment(out, i * Float.BYTES, ORDER, m);
+        }
+    }
+
+    static FloatVector gelu(FloatVector x) {
+        return x.mul(0.5f).mul(erf(x.mul(SQRT1_2)).add(1f));
+    }
+
+    static FloatVector quickGelu(FloatVector x) {
+        return x.mul(sigmoid(x.mul(QUICK_GELU_ALPHA)));
+    }
+
+    static FloatVector silu(FloatVector x) {
+        return x.mul(sigmoid(x));
     }
 
     private static FloatVector sigmoid(FloatVector x) {
@@ -115,7 +140,7 @@ final class PointwiseKernels {
                     long at = (long) c * Float.BYTES;
                     FloatVector hidden = FloatVector.fromMemorySegment(S, x, in + at, ORDER, m);
                     FloatVector gate = FloatVector.fromMemorySegment(S, x, in + (long) width * Float.BYTES + at, ORDER, m);
-                    hidden.mul(apply(Activation.GELU, gate)).intoMemorySegment(out, o + at, ORDER, m);
+                    hidden.mul(gelu(gate)).intoMemorySegment(out, o + at, ORDER, m);
                 }
             }
         });
