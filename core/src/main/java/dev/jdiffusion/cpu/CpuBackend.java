@@ -109,7 +109,9 @@ public final class CpuBackend implements Backend {
         if (!raw.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException("tensor '" + raw.name() + "' is " + raw.dtype() + ", not a float type");
         }
-        return fromFloats(raw.toFloatArray(), shape);
+        Tensor t = empty(shape);
+        raw.copyFloatsInto(t.data());
+        return t;
     }
 
     @Override

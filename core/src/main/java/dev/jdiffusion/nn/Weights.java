@@ -84,14 +84,24 @@ public final class Weights {
         return backend.fromRaw(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
     }
 
-    /** The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products. */
+    /**
+     * The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products. The
+     * prepared copy is the one kept: the file's pages are released at once, so loading never holds a
+     * weight twice.
+     */
     public LinearWeight linear(String name, int... expectedShape) {
-        return backend.prepareLinear(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+        RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
+        LinearWeight prepared = backend.prepareLinear(raw);
+        raw.releaseResidentPages();
+        return prepared;
     }
 
-    /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend. */
+    /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend, as {@link #linear}. */
     public ConvWeight conv(String name, int... expectedShape) {
-        return backend.prepareConv(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+        RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
+        ConvWeight prepared = backend.prepareConv(raw);
+        raw.releaseResidentPages();
+        return prepared;
     }
 
     /** Names in the source that no layer has read so far, sorted. */

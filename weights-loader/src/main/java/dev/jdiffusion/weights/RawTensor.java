@@ -113,6 +113,21 @@ public final class RawTensor {
         return out;
     }
 
+    /**
+     * Writes every element as a native-order float into {@code target} (at least {@code 4 * elementCount()}
+     * bytes), row-major, without an intermediate array.
+     */
+    public void copyFloatsInto(MemorySegment target) {
+        long count = elementCount();
+        if (target.byteSize() < count * Float.BYTES) {
+            throw new IllegalArgumentException("'" + name + "' needs " + count * Float.BYTES + " bytes, the target has "
+                    + target.byteSize());
+        }
+        for (long i = 0; i < count; i++) {
+            target.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, getFloat(i));
+        }
+    }
+
     /** All elements as doubles, row-major. */
     public double[] toDoubleArray() {
         double[] out = new double[checkedArrayLength()];
@@ -142,5 +157,16 @@ public final class RawTensor {
     @Override
     public String toString() {
         return name + " " + dtype + Arrays.toString(shape);
+    }
+
+    /**
+     * Lets the operating system drop the pages of a memory-mapped tensor (read again from the file if
+     * touched); nothing for a tensor in ordinary memory. For a tensor that has just been copied, so that a
+     * model being loaded does not hold its weights twice.
+     */
+    public void releaseResidentPages() {
+        if (data.isMapped() && data.scope().isAlive()) {
+            data.unload();
+        }
     }
 }
