@@ -1,5 +1,6 @@
 package dev.jdiffusion.benchmarks;
 
+import dev.jdiffusion.cpu.CpuBackend;
 import dev.jdiffusion.pipeline.Result;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.schedulers.Samplers;
@@ -42,16 +43,18 @@ public final class PipelineBenchmark {
             throw new IllegalArgumentException(folder + " has no tokenizer/: copy a CLIP tokenizer folder in");
         }
         long start = System.nanoTime();
-        try (StableDiffusion sd = StableDiffusion.load(folder).threads(threads).open()) {
+        try (CpuBackend backend = new CpuBackend(threads);
+                StableDiffusion sd = StableDiffusion.load(folder).backend(backend).open()) {
             System.out.printf(Locale.ROOT, "opened in %.1f s, resident %.2f GB%n", (System.nanoTime() - start) / 1e9,
                     ProcessMemory.residentBytes() / 1e9);
             List<Long> stepEnds = new ArrayList<>();
-            long[] peakBeforeDecode = new long[1];
+            long[] peakBeforeDecode = new long[2];
             long begin = System.nanoTime();
             Result result = sd.txt2img("a photo of a cat").negativePrompt("blurry").size(size, size).steps(steps)
                     .scheduler(Samplers.EULER_A).seed(42).onStep(p -> {
                         stepEnds.add(System.nanoTime());
                         peakBeforeDecode[0] = ProcessMemory.peakResidentBytes();
+                        peakBeforeDecode[1] = backend.peakActivationBytes();
                     }).generate();
             long end = System.nanoTime();
             double best = Double.MAX_VALUE;
@@ -68,6 +71,8 @@ public final class PipelineBenchmark {
             System.out.printf(Locale.ROOT, "total %.1f s (text, steps, decode)%n", (end - begin) / 1e9);
             System.out.printf(Locale.ROOT, "peak resident memory %.2f GB (%.2f GB until the decode)%n",
                     ProcessMemory.peakResidentBytes() / 1e9, peakBeforeDecode[0] / 1e9);
+            System.out.printf(Locale.ROOT, "peak activation memory %.2f GB (%.2f GB until the decode); Java heap %.2f GB%n",
+                    backend.peakActivationBytes() / 1e9, peakBeforeDecode[1] / 1e9, Runtime.getRuntime().totalMemory() / 1e9);
             if (out != null) {
                 result.save(out);
             }

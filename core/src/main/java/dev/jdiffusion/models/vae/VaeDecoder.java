@@ -5,6 +5,7 @@ import dev.jdiffusion.nn.GroupNorm;
 import dev.jdiffusion.nn.ResnetBlock2D;
 import dev.jdiffusion.nn.Upsample2D;
 import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,6 +15,7 @@ import java.util.List;
  * (but at the last level) a nearest x2 upsample with its convolution, group norm + SiLU, {@code conv_out}.
  */
 final class VaeDecoder implements AutoCloseable {
+    private final Backend backend;
     private final Conv2d convIn;
     private final VaeMidBlock midBlock;
     private final List<List<ResnetBlock2D>> levels = new ArrayList<>();
@@ -25,6 +27,7 @@ final class VaeDecoder implements AutoCloseable {
         int[] channels = config.blockOutChannels();
         int groups = config.normNumGroups();
         int top = channels[config.levels() - 1];
+        this.backend = w.backend();
         this.convIn = Conv2d.same(w.at("conv_in"), config.latentChannels(), top, 3);
         this.midBlock = new VaeMidBlock(w.at("mid_block"), top, groups);
         int in = top;
@@ -56,6 +59,8 @@ final class VaeDecoder implements AutoCloseable {
                 }
                 if (i < upsamplers.size()) {
                     h = States.replace(h, upsamplers.get(i).forward(h));
+                    // Each level works at four times the pixels of the last: none of its cached buffers fits again.
+                    backend.releaseCachedMemory();
                 }
             }
             h = States.replace(h, convNormOut.forwardSilu(h));
