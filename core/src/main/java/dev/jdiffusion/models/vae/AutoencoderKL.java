@@ -15,6 +15,9 @@ import java.util.Arrays;
  * {@code scaling_factor}: that is the pipeline's business, as in diffusers.
  */
 public final class AutoencoderKL implements AutoCloseable {
+    /** Latent tiles of SD's VAE in diffusers' tiled decode: its 512-pixel sample size. */
+    private static final int DEFAULT_TILE_LATENTS = 64;
+
     private final AutoencoderKLConfig config;
     private final Backend backend;
     private final VaeEncoder encoder;
@@ -76,15 +79,38 @@ public final class AutoencoderKL implements AutoCloseable {
         }
     }
 
-    /** @param latents {@code [batch, latentChannels, h, w]}, unscaled; returns {@code [batch, outChannels, h * f, w * f]} */
+    /**
+     * Decodes latents to pixels. Latents larger than 64 x 64 (images over 512 x 512) are decoded in
+     * overlapping, blended tiles as diffusers' tiled decode does, so memory stays that of a 512 x 512 decode;
+     * smaller ones whole, exactly as diffusers' plain decode.
+     *
+     * @param latents {@code [batch, latentChannels, h, w]}, unscaled; returns {@code [batch, outChannels, h * f, w * f]}
+     */
     public Tensor decode(Tensor latents) {
-        if (latents.rank() != 4 || latents.dim(1) != config.latentChannels()) {
-            throw new IllegalArgumentException("VAE decode takes [batch, " + config.latentChannels() + ", height, width], got "
-                    + Arrays.toString(latents.shape()));
-        }
+        return decode(latents, DEFAULT_TILE_LATENTS);
+    }
+
+    /** As {@link #decode(Tensor)} with tiles of {@code tileLatents} (the tiled path for tests on small models). */
+    Tensor decode(Tensor latents, int tileLatents) {
+        checkLatents(latents);
+        TiledDecode tiling = new TiledDecode(tileLatents, config.downscale());
+        return tiling.needed(latents.dim(2), latents.dim(3)) ? tiling.decode(backend, latents, this::decodeWhole)
+                : decodeWhole(latents);
+    }
+
+    /** Decodes the latents in one piece, whatever their size (memory grows with the image). */
+    public Tensor decodeWhole(Tensor latents) {
+        checkLatents(latents);
         try (Tensor channelsLast = toChannelsLast(latents); Tensor z = postQuantConv.forward(channelsLast);
                 Tensor image = decoder.forward(z)) {
             return toChannelsFirst(image);
+        }
+    }
+
+    private void checkLatents(Tensor latents) {
+        if (latents.rank() != 4 || latents.dim(1) != config.latentChannels()) {
+            throw new IllegalArgumentException("VAE decode takes [batch, " + config.latentChannels() + ", height, width], got "
+                    + Arrays.toString(latents.shape()));
         }
     }
 
