@@ -28,10 +28,7 @@ class HubPipelineTest {
     @Test
     void aRepoIdIsDownloadedOnceAndThenRunsOffline() throws Exception {
         Path folder = Fixtures.folder("pipeline");
-        float[] expected;
-        try (StableDiffusion sd = StableDiffusion.load(folder).open()) {
-            expected = picture(sd);
-        }
+        float[] expected = SmallPicture.fromFolder(folder);
         try (LoopbackHub hub = new LoopbackHub()) {
             hub.addRepo(REPO, COMMIT, folder);
             HubSettings settings = new HubSettings(hub.endpoint(), Optional.empty(), false, new HubCache(cache));
@@ -39,7 +36,7 @@ class HubPipelineTest {
             try (StableDiffusion sd = StableDiffusion.load(REPO).hub(settings)
                     .downloadProgress((file, done, total) -> reported.set(done)).open()) {
                 assertEquals(REPO, sd.name());
-                assertArrayEquals(expected, picture(sd));
+                assertArrayEquals(expected, SmallPicture.of(sd));
             }
             assertTrue(reported.get() > 1_000_000, "the weights came through the download: " + reported.get() + " bytes");
             assertTrue(hub.requests().stream().noneMatch(r -> r.contains("golden") || r.contains("single_file")),
@@ -47,14 +44,9 @@ class HubPipelineTest {
 
             int requests = hub.requests().size();
             try (StableDiffusion sd = StableDiffusion.load(REPO + "@main").hub(settings.withOffline(true)).open()) {
-                assertArrayEquals(expected, picture(sd));
+                assertArrayEquals(expected, SmallPicture.of(sd));
             }
             assertEquals(requests, hub.requests().size(), "offline: the cache only");
         }
-    }
-
-    private static float[] picture(StableDiffusion sd) {
-        return sd.txt2img("a photo of a cat wearing a tiny wizard hat").size(64, 64).steps(2).seed(7).generate()
-                .image().rgb();
     }
 }
