@@ -165,26 +165,23 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding) {
-        String op = "conv" + weight.kernelHeight() + "x" + weight.kernelWidth();
-        Tensor[] result = new Tensor[1];
-        timed(op, 0, () -> result[0] = inner.conv2d(x, weight, bias, stride, padding));
-        double flops = 2.0 * result[0].elementCount() * weight.inFeatures();
-        synchronized (this) {
-            entries.get(op).flops += flops;
-        }
-        return result[0];
+        return timedConvolution("conv", weight, () -> inner.conv2d(x, weight, bias, stride, padding));
     }
 
     @Override
     public Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
-        String op = "upsample+conv" + weight.kernelHeight() + "x" + weight.kernelWidth();
-        Tensor[] result = new Tensor[1];
-        timed(op, 0, () -> result[0] = inner.upsampleConv2d(x, height, width, weight, bias, padding));
-        double flops = 2.0 * result[0].elementCount() * weight.inFeatures();
+        return timedConvolution("upsample+conv", weight, () -> inner.upsampleConv2d(x, height, width, weight, bias, padding));
+    }
+
+    /** A convolution timed under its kind and kernel size; its work is known only from the output's size. */
+    private Tensor timedConvolution(String kind, ConvWeight weight, Supplier<Tensor> work) {
+        String op = kind + weight.kernelHeight() + "x" + weight.kernelWidth();
+        Tensor result = timed(op, 0, work);
+        double flops = 2.0 * result.elementCount() * weight.inFeatures();
         synchronized (this) {
             entries.get(op).flops += flops;
         }
-        return result[0];
+        return result;
     }
 
     @Override
