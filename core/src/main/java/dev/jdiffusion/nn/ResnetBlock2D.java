@@ -17,6 +17,7 @@ public final class ResnetBlock2D implements AutoCloseable {
     private final GroupNorm norm2;
     private final Conv2d conv2;
     private final Conv2d shortcut;
+    private final int outChannels;
 
     /** @param timeEmbeddingChannels the width of the time embedding, or 0 for none */
     public ResnetBlock2D(Weights w, int in, int out, int timeEmbeddingChannels, int groups, double eps) {
@@ -28,6 +29,12 @@ public final class ResnetBlock2D implements AutoCloseable {
         this.norm2 = new GroupNorm(w.at("norm2"), groups, out, eps);
         this.conv2 = Conv2d.same(w.at("conv2"), out, out, 3);
         this.shortcut = in != out ? Conv2d.same(w.at("conv_shortcut"), in, out, 1) : null;
+        this.outChannels = out;
+    }
+
+    /** The channels of its output. */
+    public int outChannels() {
+        return outChannels;
     }
 
     /**

@@ -55,11 +55,17 @@ final class VaeDecoder implements AutoCloseable {
             h = States.replace(h, midBlock.forward(h));
             for (int i = 0; i < levels.size(); i++) {
                 for (ResnetBlock2D resnet : levels.get(i)) {
+                    boolean narrows = h.dim(3) != resnet.outChannels();
                     h = States.replace(h, resnet.forward(h, null));
+                    if (narrows) {
+                        backend.releaseCachedMemory(); // the wider buffers it leaves behind fit nothing later
+                    }
                 }
                 if (i < upsamplers.size()) {
+                    // Each level works at four times the pixels of the last: none of its cached buffers fits again,
+                    // so they go before the upsampled output (the largest tensor yet) is allocated, and after.
+                    backend.releaseCachedMemory();
                     h = States.replace(h, upsamplers.get(i).forward(h));
-                    // Each level works at four times the pixels of the last: none of its cached buffers fits again.
                     backend.releaseCachedMemory();
                 }
             }
