@@ -19,13 +19,6 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
         int stride, int padTop, int padLeft, int outHeight, int outWidth, int[] sourceRows, int[] sourceColumns,
         int sourceHeight, int sourceWidth) implements RowSource {
 
-    /** A plain convolution over {@code height x width}. */
-    ConvPatches(MemorySegment input, int height, int width, int channels, int kernelHeight, int kernelWidth, int stride,
-            int padTop, int padLeft, int outHeight, int outWidth) {
-        this(input, height, width, channels, kernelHeight, kernelWidth, stride, padTop, padLeft, outHeight, outWidth,
-                null, null, height, width);
-    }
-
     private static final ThreadLocal<float[]> CHANNEL_RUN = ThreadLocal.withInitial(() -> new float[0]);
 
     @Override

@@ -39,11 +39,6 @@ public final class HubCache {
         return root;
     }
 
-    /** Whether {@code reference} has the form of a repo id, {@code org/name} with an optional {@code @revision}. */
-    public static boolean looksLikeRepoId(String reference) {
-        return RepoReference.looksLikeRepoId(reference);
-    }
-
     /**
      * The snapshot folder of {@code org/name[@revision]} (revision: a branch or tag under {@code refs/}, or a
      * commit hash; {@code main} by default); a {@link WeightsException} naming what is missing otherwise.

@@ -55,8 +55,8 @@ class HubCacheTest {
 
     @Test
     void recognisesRepoIds() {
-        assertTrue(HubCache.looksLikeRepoId("stabilityai/stable-diffusion-2-1-base@main"));
-        assertFalse(HubCache.looksLikeRepoId("models/sd/unet/x"));
-        assertFalse(HubCache.looksLikeRepoId("model.safetensors"));
+        assertTrue(RepoReference.looksLikeRepoId("stabilityai/stable-diffusion-2-1-base@main"));
+        assertFalse(RepoReference.looksLikeRepoId("models/sd/unet/x"));
+        assertFalse(RepoReference.looksLikeRepoId("model.safetensors"));
     }
 }
