@@ -93,7 +93,8 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** Options for opening a model. */
     public static final class Loader {
-        private Path path;
+        /** A folder or file; null for a repo id, resolved to its snapshot folder at {@link #open()}. */
+        private final Path path;
         private final RepoReference repo;
         private HubSettings hub;
         private String variant;
@@ -184,17 +185,16 @@ public final class StableDiffusion implements AutoCloseable {
             if (!device.kind().equals("cpu")) {
                 throw new IllegalArgumentException("device " + device + " is not available: only the CPU backend is built in");
             }
-            if (path == null) {
-                path = new HubDownloader(hub != null ? hub : HubSettings.fromEnvironment()).pipeline(repo, variant,
-                        downloadProgress);
-            }
-            boolean singleFile = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".safetensors");
+            Path location = path != null ? path
+                    : new HubDownloader(hub != null ? hub : HubSettings.fromEnvironment()).pipeline(repo, variant,
+                            downloadProgress);
+            boolean singleFile = Files.isRegularFile(location) && location.getFileName().toString().endsWith(".safetensors");
             ModelFolder folder = singleFile ? (configFolder == null ? null : ModelFolder.check(configFolder))
-                    : ModelFolder.check(path);
+                    : ModelFolder.check(location);
             Deque<AutoCloseable> opened = new ArrayDeque<>(); // closed, newest first, if a later part fails
             try {
                 Backend b = backend != null ? backend : opened(opened, new CpuBackend(threads));
-                LdmCheckpoint checkpoint = singleFile ? opened(opened, LdmCheckpoint.open(path)) : null;
+                LdmCheckpoint checkpoint = singleFile ? opened(opened, LdmCheckpoint.open(location)) : null;
                 boolean sd2 = checkpoint != null && checkpoint.family() == LdmCheckpoint.Family.SD2;
                 ClipTokenizer tokenizer = tokenizer(folder, sd2);
                 ClipTextModel text = opened(opened, checkpoint == null
@@ -223,7 +223,7 @@ public final class StableDiffusion implements AutoCloseable {
                 if (checkpoint != null) {
                     checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
                 }
-                String name = modelName();
+                String name = modelName(location);
                 return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint);
             } catch (RuntimeException e) {
                 for (AutoCloseable part : opened) {
@@ -238,16 +238,16 @@ public final class StableDiffusion implements AutoCloseable {
         }
 
         /** The name a user knows the model by: the repo of a hub snapshot, else the folder or file name. */
-        private String modelName() {
+        private String modelName(Path location) {
             if (repo != null) {
                 return repo.repo();
             }
-            Path snapshots = path.toAbsolutePath().getParent();
+            Path snapshots = location.toAbsolutePath().getParent();
             if (snapshots != null && snapshots.getFileName() != null && snapshots.getFileName().toString().equals("snapshots")
                     && snapshots.getParent().getFileName().toString().startsWith("models--")) {
                 return snapshots.getParent().getFileName().toString().substring("models--".length()).replace("--", "/");
             }
-            return path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+            return location.getFileName().toString().replaceFirst("\\.safetensors$", "");
         }
 
         private static <T extends AutoCloseable> T opened(Deque<AutoCloseable> opened, T part) {
