@@ -10,6 +10,7 @@ import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.WeightsException;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.function.Function;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -90,16 +91,17 @@ public final class Weights {
      * weight twice.
      */
     public LinearWeight linear(String name, int... expectedShape) {
-        RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
-        LinearWeight prepared = backend.prepareLinear(raw);
-        raw.releaseResidentPages();
-        return prepared;
+        return preparedCopy(name, expectedShape, backend::prepareLinear);
     }
 
     /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend, as {@link #linear}. */
     public ConvWeight conv(String name, int... expectedShape) {
+        return preparedCopy(name, expectedShape, backend::prepareConv);
+    }
+
+    private <W> W preparedCopy(String name, int[] expectedShape, Function<RawTensor, W> prepare) {
         RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
-        ConvWeight prepared = backend.prepareConv(raw);
+        W prepared = prepare.apply(raw);
         raw.releaseResidentPages();
         return prepared;
     }
