@@ -4,7 +4,6 @@ import dev.jdiffusion.weights.WeightFiles;
 import dev.jdiffusion.weights.WeightsException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -14,9 +13,11 @@ import java.util.Set;
  * pickled {@code .bin}/{@code .ckpt} weights are left on the hub.
  */
 public final class PipelineFiles {
-    /** The model folders and the stem of their weights files. */
-    private static final Map<String, String> MODELS = Map.of("text_encoder", "model", "unet", "diffusion_pytorch_model",
-            "vae", "diffusion_pytorch_model");
+    /** A model folder and the stem of its weights files. */
+    private record Model(String folder, String stem) {}
+
+    private static final List<Model> MODELS = List.of(new Model("text_encoder", "model"),
+            new Model("unet", "diffusion_pytorch_model"), new Model("vae", "diffusion_pytorch_model"));
     private static final Set<String> SETTINGS = Set.of("tokenizer", "scheduler");
 
     private PipelineFiles() {}
@@ -34,17 +35,16 @@ public final class PipelineFiles {
         for (HubFile file : files) {
             boolean setting = SETTINGS.contains(file.folder())
                     && (file.path().endsWith(".json") || file.path().endsWith(".txt"));
-            boolean config = MODELS.containsKey(file.folder()) && file.fileName().equals("config.json");
+            boolean config = MODELS.stream().anyMatch(m -> m.folder().equals(file.folder())) && file.fileName().equals("config.json");
             if (file.path().equals("model_index.json") || setting || config) {
                 selected.add(file);
             }
         }
-        for (String model : List.of("text_encoder", "unet", "vae")) {
-            List<HubFile> inFolder = files.stream().filter(f -> f.folder().equals(model)).toList();
-            List<String> chosen = WeightFiles.choose(inFolder.stream().map(HubFile::fileName).toList(), MODELS.get(model),
-                    variant);
+        for (Model model : MODELS) {
+            List<HubFile> inFolder = files.stream().filter(f -> f.folder().equals(model.folder())).toList();
+            List<String> chosen = WeightFiles.choose(inFolder.stream().map(HubFile::fileName).toList(), model.stem(), variant);
             if (chosen.isEmpty()) {
-                throw new WeightsException(repo + ": " + model + "/ has no safetensors weights"
+                throw new WeightsException(repo + ": " + model.folder() + "/ has no safetensors weights"
                         + (inFolder.isEmpty() ? "" : " (it holds " + inFolder.stream().map(HubFile::fileName).toList()
                         + "; pickled .bin and .ckpt files are never loaded)"));
             }
