@@ -210,14 +210,13 @@ public final class LoopbackHub implements AutoCloseable {
                         .getBytes(StandardCharsets.ISO_8859_1));
                 return;
             }
-            int from = 0;
-            Matcher m = range == null ? null : RANGE.matcher(range);
+            int from = rangeStart(range, bytes.length);
             StringBuilder head = new StringBuilder();
-            if (m != null && m.matches()) {
-                from = (int) Math.min(Long.parseLong(m.group(1)), bytes.length);
-                head.append("HTTP/1.1 206 Partial Content\r\nContent-Range: bytes ").append(from).append('-')
-                        .append(bytes.length - 1).append('/').append(bytes.length).append("\r\n");
+            if (from >= 0) {
+                head.append("HTTP/1.1 206 Partial Content\r\nContent-Range: ").append(contentRange(from, bytes.length))
+                        .append("\r\n");
             } else {
+                from = 0;
                 head.append("HTTP/1.1 200 OK\r\n");
             }
             head.append("Content-Length: ").append(bytes.length - from).append("\r\nConnection: close\r\n\r\n");
@@ -233,17 +232,25 @@ public final class LoopbackHub implements AutoCloseable {
 
     /** Sends the body, or from the requested offset with 206. */
     private static void send(HttpExchange exchange, int status, byte[] bytes) throws IOException {
-        int from = 0;
-        String range = exchange.getRequestHeaders().getFirst("Range");
-        Matcher m = range == null ? null : RANGE.matcher(range);
-        if (m != null && m.matches()) {
-            from = (int) Math.min(Long.parseLong(m.group(1)), bytes.length);
-            exchange.getResponseHeaders().set("Content-Range", "bytes " + from + "-" + (bytes.length - 1) + "/"
-                    + bytes.length);
+        int from = rangeStart(exchange.getRequestHeaders().getFirst("Range"), bytes.length);
+        if (from >= 0) {
+            exchange.getResponseHeaders().set("Content-Range", contentRange(from, bytes.length));
             status = 206;
+        } else {
+            from = 0;
         }
         exchange.sendResponseHeaders(status, bytes.length - from == 0 ? -1 : bytes.length - from);
         exchange.getResponseBody().write(bytes, from, bytes.length - from);
+    }
+
+    /** Where a {@code Range: bytes=N-} header asks the body to start (at most its length), or -1 without one. */
+    private static int rangeStart(String header, int length) {
+        Matcher m = header == null ? null : RANGE.matcher(header);
+        return m != null && m.matches() ? (int) Math.min(Long.parseLong(m.group(1)), length) : -1;
+    }
+
+    private static String contentRange(int from, int length) {
+        return "bytes " + from + "-" + (length - 1) + "/" + length;
     }
 
     private Map<String, Object> modelInfo(String repoId, Repo repo) {
