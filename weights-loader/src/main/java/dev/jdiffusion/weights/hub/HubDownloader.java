@@ -138,7 +138,8 @@ public final class HubDownloader {
                     }
                     if (attempt == ATTEMPTS) {
                         throw new WeightsException("downloading " + repo + "/" + file.path() + " failed " + ATTEMPTS
-                                + " times (last: " + e + "); the " + Files.size(partial) + " bytes received are kept in "
+                                + " times (last: " + e + "); the " + (Files.exists(partial) ? Files.size(partial) : 0)
+                                + " bytes received are kept in "
                                 + partial + " and the next attempt resumes from there", e);
                     }
                     LOG.log(System.Logger.Level.WARNING, "{0}: {1}; resuming (attempt {2} of {3})", file.path(),
