@@ -49,18 +49,7 @@ final class GemmKernel {
         if (m == 0 || b.out == 0) {
             return;
         }
-        int rowBlocks = (m + MC - 1) / MC;
-        // Enough tiles for every thread to get several, so uneven tiles still balance.
-        int wantedColumnBlocks = Math.max(1, (4 * parallel.threads() + rowBlocks - 1) / rowBlocks);
-        int panelsPerBlock = (b.panels + Math.min(b.panels, wantedColumnBlocks) - 1) / Math.min(b.panels, wantedColumnBlocks);
-        int columnBlocks = (b.panels + panelsPerBlock - 1) / panelsPerBlock;
-        parallel.forEach(rowBlocks * columnBlocks, tile -> {
-            int rowBlock = tile / columnBlocks;
-            int columnBlock = tile % columnBlocks;
-            int m0 = rowBlock * MC;
-            int p0 = columnBlock * panelsPerBlock;
-            tile(a, m0, Math.min(MC, m - m0), b, p0, Math.min(b.panels, p0 + panelsPerBlock), bias, c);
-        });
+        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, p0, p1, bias, c));
     }
 
     private static void tile(RowSource a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias,

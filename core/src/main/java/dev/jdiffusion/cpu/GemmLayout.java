@@ -15,4 +15,25 @@ final class GemmLayout {
     static final int MC = 16 * MR;
 
     private GemmLayout() {}
+
+    /** One tile of a product: rows {@code [m0, m0 + mc)} against weight panels {@code [p0, p1)}. */
+    interface TileBody {
+        void run(int m0, int mc, int p0, int p1);
+    }
+
+    /**
+     * Cuts an {@code m}-row product over {@code panels} weight panels into tiles of {@link #MC} rows by a run
+     * of panels, enough for every thread to get several (so uneven tiles still balance), and runs them.
+     */
+    static void forEachTile(Parallel parallel, int m, int panels, TileBody body) {
+        int rowBlocks = (m + MC - 1) / MC;
+        int wantedColumnBlocks = Math.min(panels, Math.max(1, (4 * parallel.threads() + rowBlocks - 1) / rowBlocks));
+        int panelsPerBlock = (panels + wantedColumnBlocks - 1) / wantedColumnBlocks;
+        int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
+        parallel.forEach(rowBlocks * columnBlocks, tile -> {
+            int m0 = tile / columnBlocks * MC;
+            int p0 = tile % columnBlocks * panelsPerBlock;
+            body.run(m0, Math.min(MC, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
+        });
+    }
 }

@@ -33,16 +33,7 @@ final class ScalarKernels implements CpuKernels {
         if (m == 0 || b.out == 0) {
             return;
         }
-        int mc = GemmLayout.MC;
-        int rowBlocks = (m + mc - 1) / mc;
-        int columnBlocks = Math.min(b.panels, Math.max(1, (4 * parallel.threads() + rowBlocks - 1) / rowBlocks));
-        int panelsPerBlock = (b.panels + columnBlocks - 1) / columnBlocks;
-        int blocks = (b.panels + panelsPerBlock - 1) / panelsPerBlock;
-        parallel.forEach(rowBlocks * blocks, task -> {
-            int m0 = task / blocks * mc;
-            int p0 = task % blocks * panelsPerBlock;
-            tile(a, m0, Math.min(mc, m - m0), b, p0, Math.min(b.panels, p0 + panelsPerBlock), bias, c);
-        });
+        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, p0, p1, bias, c));
     }
 
     private void tile(RowSource a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias, MemorySegment c) {
