@@ -14,6 +14,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The CPU backend: Vector API kernels on one thread pool, activations in pooled off-heap memory. On a JVM
@@ -26,6 +27,7 @@ public final class CpuBackend implements Backend {
     private final Parallel parallel;
     private final CpuMemoryPool memory = new CpuMemoryPool();
     private final CpuKernels kernels;
+    private final AtomicLong packedWeightBytes = new AtomicLong();
 
     /** A backend using {@code threads} threads (the calling thread included). */
     public CpuBackend(int threads) {
@@ -70,6 +72,14 @@ public final class CpuBackend implements Backend {
     /** The most activation memory held at once since this backend was made, in bytes. */
     public long peakActivationBytes() {
         return memory.peakBytes();
+    }
+
+    /**
+     * The bytes held now in packed weight panels: the weights used since they were loaded or last
+     * {@linkplain LinearWeight#unload() unloaded}. Stored weights not in use are only mapped from their file.
+     */
+    public long packedWeightBytes() {
+        return packedWeightBytes.get();
     }
 
     @Override
@@ -130,12 +140,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public LinearWeight prepareLinear(RawTensor weight) {
-        return PackedMatrix.pack(weight);
+        return PackedMatrix.of(weight, packedWeightBytes);
     }
 
     /** Packs a row-major {@code [out, in]} float matrix (for tests and benchmarks). */
     public LinearWeight prepareLinear(float[] values, int out, int in) {
-        return PackedMatrix.pack(values, out, in);
+        return PackedMatrix.of(values, out, in, packedWeightBytes);
     }
 
     // ------------------------------------------------------------------ ops
@@ -247,7 +257,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public ConvWeight prepareConv(RawTensor weight) {
-        return PackedMatrix.packConvolution(weight);
+        return PackedMatrix.ofConvolution(weight, packedWeightBytes);
     }
 
     @Override

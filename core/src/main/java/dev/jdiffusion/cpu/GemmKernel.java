@@ -9,7 +9,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@code C[m, n] = A[m, k] B^T + bias} with B pre-packed ({@link PackedMatrix}).
+ * {@code C[m, n] = A[m, k] B^T + bias} with B in packed panels ({@link PackedMatrix}).
  *
  * <p>Classic three-level blocking: the work is cut into tiles of {@link GemmLayout#MC} rows by a run of column
  * panels, spread over the threads; within a tile, K is walked in blocks of {@link GemmLayout#KC}; the block of A
@@ -49,11 +49,12 @@ final class GemmKernel {
         if (m == 0 || b.out == 0) {
             return;
         }
-        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, p0, p1, bias, c));
+        MemorySegment panels = b.panels(parallel);
+        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
     }
 
-    private static void tile(RowSource a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias,
-            MemorySegment c) {
+    private static void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+            MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
         float[] tile = TILE.get();
         int k = b.in;
@@ -61,7 +62,7 @@ final class GemmKernel {
             // An empty inner dimension: the product is the bias (or zero).
             for (int p = p0; p < p1; p++) {
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, 0, 0, b.data, tile);
+                    microKernel(packedA, 0, 0, panels, tile);
                     addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), p * NR, Math.min(NR, b.out - p * NR), bias, true);
                 }
             }
@@ -73,7 +74,7 @@ final class GemmKernel {
             boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
                 // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
-                MemorySegment panel = panelBlock(b, p, k0, kc);
+                MemorySegment panel = panelBlock(b, panels, p, k0, kc);
                 int col = p * NR;
                 int cols = Math.min(NR, b.out - col);
                 for (int i = 0; i < mc; i += MR) {
@@ -88,13 +89,13 @@ final class GemmKernel {
      * The {@code kc x NR} block of panel {@code p} from row {@code k0}: the packed memory itself for F32,
      * else widened from 16 bits into this thread's block buffer (reused by every strip of the tile).
      */
-    private static MemorySegment panelBlock(PackedMatrix b, int p, int k0, int kc) {
+    private static MemorySegment panelBlock(PackedMatrix b, MemorySegment panels, int p, int k0, int kc) {
         long count = (long) kc * NR;
         long first = ((long) p * b.in + k0) * NR;
         if (b.storage == DType.F32) {
-            return b.data.asSlice(first * Float.BYTES, count * Float.BYTES);
+            return panels.asSlice(first * Float.BYTES, count * Float.BYTES);
         }
-        MemorySegment source = b.data.asSlice(first * 2, count * 2);
+        MemorySegment source = panels.asSlice(first * 2, count * 2);
         MemorySegment widened = WIDENED.get().asSlice(0, count * Float.BYTES);
         if (b.storage == DType.F16) {
             HalfPrecision.halfToFloat(source, widened, count);

@@ -6,119 +6,200 @@ import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A {@code [out, in]} weight packed for {@link GemmKernel}: the output columns cut into panels of
- * {@link GemmLayout#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last
- * column, so the micro-kernel streams one contiguous run per panel and never checks bounds. Weights
- * stored in 16 bits (F16, BF16) stay 16-bit here; the product widens each block as it uses it.
+ * An {@code [out, in]} weight for {@link GemmKernel}, packed on first use: the output columns cut into panels of
+ * {@link GemmLayout#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last column, so
+ * the micro-kernel streams one contiguous run per panel and never checks bounds. Weights stored in 16 bits
+ * (F16, BF16) stay 16-bit in the panels; the product widens each block as it uses it.
+ *
+ * <p>Until its first product the weight is only the stored tensor (the file's own mapping, nothing read).
+ * Packing reads it once and then lets the operating system drop its file pages, so a weight is never resident
+ * twice. {@link #unload()} frees the panels; the next product packs them again from the file, which lets a
+ * pipeline keep just the model it is running in memory.
  */
 final class PackedMatrix implements ConvWeight {
+    private static final ValueLayout.OfShort SHORTS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ThreadLocal<short[][]> STAGING = ThreadLocal.withInitial(() -> new short[2][0]);
+
     final int in;
     final int out;
     final int panels;
-    /** F32, or the 16-bit type the weight was stored in. */
+    /** F32, or the 16-bit type the weight was stored in; the panels keep it. */
     final DType storage;
     /** For a convolution: input channels and kernel size (1, 1 and {@code in} for a plain matrix). */
     final int channels;
     final int kernelHeight;
     final int kernelWidth;
-    final MemorySegment data;
-    private final Arena arena;
+    /** The stored weight, {@code [out][channels][kh][kw]} little-endian: usually a slice of a mapped file. */
+    private final MemorySegment stored;
+    /** Owns {@link #stored} when it had to be converted to F32 (F64 weights, big-endian hosts); else null. */
+    private final Arena convertedArena;
+    /** The backend's count of bytes held in packed panels, kept up to date by packing and unloading. */
+    private final AtomicLong packedBytes;
+    private Arena panelArena;
+    private MemorySegment data;
 
-    private PackedMatrix(int in, int out, int channels, int kernelHeight, int kernelWidth, DType storage) {
-        this.in = in;
-        this.out = out;
+    private PackedMatrix(MemorySegment stored, DType storage, Arena convertedArena, AtomicLong packedBytes, int out,
+            int channels, int kernelHeight, int kernelWidth) {
+        this.stored = stored;
+        this.packedBytes = packedBytes;
         this.storage = storage;
+        this.convertedArena = convertedArena;
+        this.out = out;
         this.channels = channels;
         this.kernelHeight = kernelHeight;
         this.kernelWidth = kernelWidth;
+        this.in = channels * kernelHeight * kernelWidth;
         this.panels = (out + GemmLayout.NR - 1) / GemmLayout.NR;
-        this.arena = Arena.ofShared();
-        this.data = arena.allocate((long) panels * in * GemmLayout.NR * storage.byteSize(), 64);
     }
 
-    /** Packs a stored weight of any float type, widening 16-bit types here, once. */
-    static PackedMatrix pack(RawTensor weight) {
+    /** A weight of any float type, {@code [out, ...]} with the trailing dimensions flattened into {@code in}. */
+    static PackedMatrix of(RawTensor weight, AtomicLong packedBytes) {
         if (weight.rank() < 2) {
             throw new IllegalArgumentException("weight '" + weight.name() + "' must have rank >= 2, has shape "
-                    + java.util.Arrays.toString(weight.shape()));
+                    + Arrays.toString(weight.shape()));
         }
-        if (!weight.dtype().isFloatingPoint()) {
-            throw new IllegalArgumentException("weight '" + weight.name() + "' is " + weight.dtype() + ", not a float type");
-        }
+        requireFloat(weight);
         int out = Math.toIntExact(weight.dim(0));
         int in = Math.toIntExact(weight.elementCount() / Math.max(1, out));
-        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1, storageFor(weight));
-        for (int n = 0; n < out; n++) {
-            long base = (long) n * in;
-            for (int k = 0; k < in; k++) {
-                packed.put(n, k, weight, base + k);
-            }
-        }
-        return packed;
+        return over(weight, packedBytes, out, in, 1, 1);
     }
 
     /**
-     * Packs a convolution weight {@code [out, in, kh, kw]} with its columns reordered to
-     * {@code (ky, kx, c)}, the order in which {@link ConvPatches} lays out a channels-last patch.
+     * A convolution weight {@code [out, in, kh, kw]}, its columns reordered while packing to {@code (ky, kx, c)},
+     * the order in which {@link ConvPatches} lays out a channels-last patch.
      */
-    static PackedMatrix packConvolution(RawTensor weight) {
+    static PackedMatrix ofConvolution(RawTensor weight, AtomicLong packedBytes) {
         if (weight.rank() != 4 || !weight.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException("convolution weight '" + weight.name() + "' must be a float [out, in, kh, kw]"
-                    + " tensor, is " + weight.dtype() + java.util.Arrays.toString(weight.shape()));
+                    + " tensor, is " + weight.dtype() + Arrays.toString(weight.shape()));
         }
-        int out = Math.toIntExact(weight.dim(0));
-        int channels = Math.toIntExact(weight.dim(1));
-        int kh = Math.toIntExact(weight.dim(2));
-        int kw = Math.toIntExact(weight.dim(3));
-        int in = channels * kh * kw;
-        PackedMatrix packed = new PackedMatrix(in, out, channels, kh, kw, storageFor(weight));
-        for (int n = 0; n < out; n++) {
+        return over(weight, packedBytes, Math.toIntExact(weight.dim(0)), Math.toIntExact(weight.dim(1)),
+                Math.toIntExact(weight.dim(2)), Math.toIntExact(weight.dim(3)));
+    }
+
+    /** A row-major {@code [out, in]} F32 matrix (for tests and benchmarks); the values are copied. */
+    static PackedMatrix of(float[] values, int out, int in, AtomicLong packedBytes) {
+        if (values.length != (long) out * in) {
+            throw new IllegalArgumentException(values.length + " values do not fill a " + out + " x " + in + " matrix");
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment copy = arena.allocate((long) values.length * Float.BYTES, 64);
+        for (int i = 0; i < values.length; i++) {
+            copy.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), (long) i * Float.BYTES, values[i]);
+        }
+        return new PackedMatrix(copy, DType.F32, arena, packedBytes, out, in, 1, 1);
+    }
+
+    private static PackedMatrix over(RawTensor weight, AtomicLong packedBytes, int out, int channels, int kernelHeight,
+            int kernelWidth) {
+        DType type = weight.dtype();
+        if (type == DType.F16 || type == DType.BF16
+                || (type == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)) {
+            return new PackedMatrix(weight.data(), type, null, packedBytes, out, channels, kernelHeight, kernelWidth);
+        }
+        // F64 (or F32 on a big-endian host): an F32 little-endian copy stands in for the file's bytes
+        Arena arena = Arena.ofShared();
+        MemorySegment converted = arena.allocate(weight.elementCount() * Float.BYTES, 64);
+        for (long i = 0; i < weight.elementCount(); i++) {
+            converted.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, weight.getFloat(i));
+        }
+        return new PackedMatrix(converted, DType.F32, arena, packedBytes, out, channels, kernelHeight, kernelWidth);
+    }
+
+    private static void requireFloat(RawTensor weight) {
+        if (!weight.dtype().isFloatingPoint()) {
+            throw new IllegalArgumentException("weight '" + weight.name() + "' is " + weight.dtype() + ", not a float type");
+        }
+    }
+
+    /** The packed panels, {@code [panels][in][NR]} of {@link #storage}; packed now if not packed since the last unload. */
+    synchronized MemorySegment panels(Parallel parallel) {
+        if (data == null) {
+            if (!stored.scope().isAlive()) {
+                throw new IllegalStateException("the weights file behind this " + out + " x " + in + " weight was closed");
+            }
+            Arena arena = Arena.ofShared();
+            MemorySegment packed = arena.allocate((long) panels * in * GemmLayout.NR * storage.byteSize(), 64);
+            parallel.forEach(panels, p -> packPanel(p, packed));
+            if (stored.isMapped()) {
+                stored.unload(); // the panels are the copy in use; the file pages come back if packed again
+            }
+            panelArena = arena;
+            data = packed;
+            packedBytes.addAndGet(packed.byteSize());
+        }
+        return data;
+    }
+
+    /**
+     * Packs panel {@code p}: its {@code NR} stored rows are staged on the heap, then transposed into
+     * {@code [in][NR]} (through the {@code (c, ky, kx) -> (ky, kx, c)} reordering for a convolution) and written
+     * out in one copy. Elements move as raw 16-bit words (one per F16/BF16 value, two per F32 value): packing
+     * never converts.
+     */
+    private void packPanel(int p, MemorySegment target) {
+        int words = storage.byteSize() / 2;
+        int rowWords = in * words;
+        short[][] staging = staging(GemmLayout.NR * rowWords);
+        short[] rows = staging[0];
+        short[] panel = staging[1];
+        for (int j = 0; j < GemmLayout.NR; j++) {
+            int n = p * GemmLayout.NR + j;
+            if (n < out) {
+                MemorySegment.copy(stored, SHORTS, (long) n * rowWords * 2, rows, j * rowWords, rowWords);
+            } else {
+                Arrays.fill(rows, j * rowWords, (j + 1) * rowWords, (short) 0);
+            }
+        }
+        int taps = kernelHeight * kernelWidth;
+        int at = 0;
+        for (int tap = 0; tap < taps; tap++) {
             for (int c = 0; c < channels; c++) {
-                for (int ky = 0; ky < kh; ky++) {
-                    for (int kx = 0; kx < kw; kx++) {
-                        long stored = (((long) n * channels + c) * kh + ky) * kw + kx;
-                        packed.put(n, (ky * kw + kx) * channels + c, weight, stored);
+                int from = (c * taps + tap) * words;
+                if (words == 1) {
+                    for (int j = 0; j < GemmLayout.NR; j++, from += rowWords) {
+                        panel[at++] = rows[from];
+                    }
+                } else {
+                    for (int j = 0; j < GemmLayout.NR; j++, from += rowWords) {
+                        panel[at++] = rows[from];
+                        panel[at++] = rows[from + 1];
                     }
                 }
             }
         }
-        return packed;
+        MemorySegment.copy(panel, 0, target, SHORTS, (long) p * GemmLayout.NR * rowWords * 2, GemmLayout.NR * rowWords);
     }
 
-    /** Packs a row-major {@code [out, in]} F32 matrix (for tests and benchmarks). */
-    static PackedMatrix pack(float[] values, int out, int in) {
-        PackedMatrix packed = new PackedMatrix(in, out, in, 1, 1, DType.F32);
-        for (int n = 0; n < out; n++) {
-            for (int k = 0; k < in; k++) {
-                packed.data.setAtIndex(ValueLayout.JAVA_FLOAT, packed.index(n, k), values[n * in + k]);
-            }
+    /** This thread's two staging arrays, each of at least {@code length} words. */
+    private static short[][] staging(int length) {
+        short[][] staging = STAGING.get();
+        if (staging[0].length < length) {
+            staging[0] = new short[length];
+            staging[1] = new short[length];
         }
-        return packed;
+        return staging;
     }
 
-    /** 16-bit weights keep their type; everything else is stored as F32. */
-    private static DType storageFor(RawTensor weight) {
-        return weight.dtype() == DType.F16 || weight.dtype() == DType.BF16 ? weight.dtype() : DType.F32;
+    /** Whether the panels are in memory now. */
+    synchronized boolean isPacked() {
+        return data != null;
     }
 
-    /** The element index of row {@code n}, column {@code k} in the panel layout. */
-    private long index(int n, int k) {
-        return ((long) (n / GemmLayout.NR) * in + k) * GemmLayout.NR + n % GemmLayout.NR;
-    }
-
-    /** Element {@code (n, k)} from element {@code at} of the stored weight, as stored when 16-bit. */
-    private void put(int n, int k, RawTensor weight, long at) {
-        if (storage == DType.F32) {
-            data.setAtIndex(ValueLayout.JAVA_FLOAT, index(n, k), weight.getFloat(at));
-        } else {
-            data.setAtIndex(ValueLayout.JAVA_SHORT, index(n, k), weight.data().getAtIndex(STORED_16_BIT, at));
+    @Override
+    public synchronized void unload() {
+        if (panelArena != null) {
+            packedBytes.addAndGet(-data.byteSize());
+            panelArena.close();
+            panelArena = null;
+            data = null;
         }
     }
-
-    private static final ValueLayout.OfShort STORED_16_BIT =
-            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public int inFeatures() {
@@ -146,9 +227,10 @@ final class PackedMatrix implements ConvWeight {
     }
 
     @Override
-    public void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
+    public synchronized void close() {
+        unload();
+        if (convertedArena != null && convertedArena.scope().isAlive()) {
+            convertedArena.close();
         }
     }
 }

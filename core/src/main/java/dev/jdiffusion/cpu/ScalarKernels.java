@@ -33,10 +33,12 @@ final class ScalarKernels implements CpuKernels {
         if (m == 0 || b.out == 0) {
             return;
         }
-        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, p0, p1, bias, c));
+        MemorySegment panels = b.panels(parallel);
+        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
     }
 
-    private void tile(RowSource a, int m0, int mc, PackedMatrix b, int p0, int p1, MemorySegment bias, MemorySegment c) {
+    private void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+            MemorySegment bias, MemorySegment c) {
         int mr = GemmLayout.MR;
         int nr = GemmLayout.NR;
         float[] packed = packedA.get();
@@ -48,7 +50,7 @@ final class ScalarKernels implements CpuKernels {
                 a.pack(m0, mc, k0, kc, packed);
             }
             for (int p = p0; p < p1; p++) {
-                widen(b, p, k0, kc, widened);
+                widen(b, panels, p, k0, kc, widened);
                 int col = p * nr;
                 int cols = Math.min(nr, b.out - col);
                 for (int i = 0; i < mc; i += mr) {
@@ -77,15 +79,15 @@ final class ScalarKernels implements CpuKernels {
     }
 
     /** The {@code kc x NR} block of panel {@code p} from row {@code k0}, as floats. */
-    private static void widen(PackedMatrix b, int p, int k0, int kc, float[] into) {
+    private static void widen(PackedMatrix b, MemorySegment panels, int p, int k0, int kc, float[] into) {
         int count = kc * GemmLayout.NR;
         long first = ((long) p * b.in + k0) * GemmLayout.NR;
         for (int i = 0; i < count; i++) {
             long at = first + i;
             into[i] = switch (b.storage) {
-                case F32 -> b.data.get(F, at * Float.BYTES);
-                case F16 -> Float.float16ToFloat(b.data.get(H, at * 2));
-                case BF16 -> Float.intBitsToFloat((b.data.get(H, at * 2) & 0xffff) << 16);
+                case F32 -> panels.get(F, at * Float.BYTES);
+                case F16 -> Float.float16ToFloat(panels.get(H, at * 2));
+                case BF16 -> Float.intBitsToFloat((panels.get(H, at * 2) & 0xffff) << 16);
                 default -> throw new IllegalStateException("weights are never packed as " + b.storage);
             };
         }

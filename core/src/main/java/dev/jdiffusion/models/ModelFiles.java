@@ -41,8 +41,8 @@ public final class ModelFiles {
 
     /**
      * Opens {@code file} and builds a model over it; the model then owns the source (the factory gets it
-     * to close with the model). Tensors no layer read are reported once; the file's pages are released
-     * once the layers hold their copies.
+     * to close with the model). Tensors no layer read are reported once; the file's pages read while building
+     * (configuration checks, small tensors) are released, the weights are read when first used.
      */
     public static <M> M build(Path file, Backend backend, String what, BiFunction<Weights, TensorSource, M> factory) {
         TensorSource source = Safetensors.open(file);

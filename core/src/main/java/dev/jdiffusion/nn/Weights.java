@@ -10,11 +10,13 @@ import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.WeightsException;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Queue;
 import java.util.function.Function;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * A view of a model's weights scoped by key prefix, so that a layer is built from the same path the
@@ -27,22 +29,24 @@ public final class Weights {
     private final Backend backend;
     private final String prefix;
     private final Set<String> used;
+    private final Queue<LinearWeight> prepared;
 
-    private Weights(TensorSource source, Backend backend, String prefix, Set<String> used) {
+    private Weights(TensorSource source, Backend backend, String prefix, Set<String> used, Queue<LinearWeight> prepared) {
         this.source = source;
         this.backend = backend;
         this.prefix = prefix;
         this.used = used;
+        this.prepared = prepared;
     }
 
     /** The root scope of {@code source}, making tensors on {@code backend}. */
     public static Weights of(TensorSource source, Backend backend) {
-        return new Weights(source, backend, "", ConcurrentHashMap.newKeySet());
+        return new Weights(source, backend, "", ConcurrentHashMap.newKeySet(), new ConcurrentLinkedQueue<>());
     }
 
     /** The scope {@code <prefix>.<name>} (dots in {@code name} allowed: {@code at("layers.3")}). */
     public Weights at(String name) {
-        return new Weights(source, backend, key(name), used);
+        return new Weights(source, backend, key(name), used, prepared);
     }
 
     /** The scope {@code <prefix>.<index>}. */
@@ -86,24 +90,30 @@ public final class Weights {
     }
 
     /**
-     * The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products. The
-     * prepared copy is the one kept: the file's pages are released at once, so loading never holds a
-     * weight twice.
+     * The matrix {@code name} ({@code [out, in, ...]}) prepared for the backend's matrix products, and
+     * remembered for {@link #unloadPrepared()}.
      */
     public LinearWeight linear(String name, int... expectedShape) {
-        return preparedCopy(name, expectedShape, backend::prepareLinear);
+        return prepared(name, expectedShape, backend::prepareLinear);
     }
 
     /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend, as {@link #linear}. */
     public ConvWeight conv(String name, int... expectedShape) {
-        return preparedCopy(name, expectedShape, backend::prepareConv);
+        return prepared(name, expectedShape, backend::prepareConv);
     }
 
-    private <W> W preparedCopy(String name, int[] expectedShape, Function<RawTensor, W> prepare) {
-        RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
-        W prepared = prepare.apply(raw);
-        raw.releaseResidentPages();
-        return prepared;
+    private <W extends LinearWeight> W prepared(String name, int[] expectedShape, Function<RawTensor, W> prepare) {
+        W weight = prepare.apply(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+        prepared.add(weight);
+        return weight;
+    }
+
+    /**
+     * {@linkplain LinearWeight#unload() Unloads} every weight prepared through this scope's root: what the
+     * backend made of them is freed until their next use. A model offers it as its own {@code unloadWeights()}.
+     */
+    public void unloadPrepared() {
+        prepared.forEach(LinearWeight::unload);
     }
 
     /** Names in the source that no layer has read so far, sorted. */

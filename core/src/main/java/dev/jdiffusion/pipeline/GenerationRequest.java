@@ -153,6 +153,7 @@ public final class GenerationRequest {
         int first = 0;
         float[] x;
         try (Tensor context = conditioning(guided)) {
+            model.textEncoder().unloadWeights(); // only the model at work stays resident
             if (initImage != null) {
                 int initSteps = Math.min((int) (steps * strength), steps);
                 first = Math.max(steps - initSteps, 0) * scheduler.order();
@@ -160,6 +161,7 @@ public final class GenerationRequest {
                     throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no step to run");
                 }
                 x = initialLatents(generator, timesteps[first], scheduler);
+                model.vae().unloadWeights();
             } else {
                 x = latents != null ? latents.clone() : generator.randn(count(latentShape));
                 float sigma = scheduler.initNoiseSigma();
@@ -180,7 +182,9 @@ public final class GenerationRequest {
                 }
             }
         }
+        model.unet().unloadWeights();
         Image image = decode(x, latentShape);
+        model.vae().unloadWeights();
         return new Result(image, new GenerationParameters(prompt, negativePrompt, width, height, steps, guidance,
                 sampler.userName(), usedSeed, clipSkip, initImage != null ? strength : 0, model.name()));
     }

@@ -221,7 +221,7 @@ public final class StableDiffusion implements AutoCloseable {
                     config = config.withPredictionType(predictionType);
                 }
                 if (checkpoint != null) {
-                    checkpoint.releaseResidentPages(); // the layers hold their own packed copies now
+                    checkpoint.releaseResidentPages(); // weights are read when first used, not kept from loading
                 }
                 String name = modelName(location);
                 return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint);

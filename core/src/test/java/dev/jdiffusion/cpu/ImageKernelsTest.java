@@ -121,6 +121,34 @@ class ImageKernelsTest {
     }
 
     @Test
+    void sixteenBitConvolutionWeightsGiveExactlyTheProductOfTheirWidenedValues() {
+        int out = 37;
+        int in = 19;
+        float[] x = random(r, 2 * 6 * 5 * in, 1);
+        for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
+            MemorySegment bytes = MemorySegment.ofArray(new byte[out * in * 9 * 2]);
+            float[] widened = new float[out * in * 9];
+            for (int i = 0; i < widened.length; i++) {
+                float value = (float) r.nextGaussian();
+                short bits = dtype == DType.F16 ? Float.floatToFloat16(value) : (short) (Float.floatToRawIntBits(value) >>> 16);
+                bytes.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, bits);
+                widened[i] = dtype == DType.F16 ? Float.float16ToFloat(bits) : Float.intBitsToFloat(bits << 16);
+            }
+            try (ConvWeight half = backend.prepareConv(new RawTensor("w", dtype, new long[] {out, in, 3, 3}, bytes));
+                    ConvWeight full = backend.prepareConv(raw("w", widened, out, in, 3, 3));
+                    Tensor tx = backend.fromFloats(x, 2, 6, 5, in);
+                    Tensor expected = backend.conv2d(tx, full, null, 1, Padding.of(1));
+                    Tensor actual = backend.conv2d(tx, half, null, 1, Padding.of(1))) {
+                assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(actual), dtype.toString());
+                half.unload();
+                try (Tensor again = backend.conv2d(tx, half, null, 1, Padding.of(1))) {
+                    assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(again), dtype + " after an unload");
+                }
+            }
+        }
+    }
+
+    @Test
     void convolutionRefusesTheWrongChannelCount() {
         try (ConvWeight cw = backend.prepareConv(raw("w", new float[2 * 3 * 9], 2, 3, 3, 3));
                 Tensor x = backend.fromFloats(new float[4 * 4 * 4], 1, 4, 4, 4)) {

@@ -95,6 +95,31 @@ class LinearKernelTest {
     }
 
     @Test
+    void weightsArePackedOnFirstUseAndAgainAfterAnUnload() {
+        Random r = new Random(5);
+        int m = 13;
+        int k = 300;
+        int n = 70;
+        try (CpuBackend backend = new CpuBackend(2, kernels()); LinearWeight weight = backend.prepareLinear(random(r, n * k, 1), n, k);
+                Tensor x = backend.fromFloats(random(r, m * k, 1), m, k)) {
+            assertEquals(0, backend.packedWeightBytes(), "nothing is packed before the first product");
+            float[] first;
+            try (Tensor y = backend.linear(x, weight, null)) {
+                first = y.toFloatArray();
+            }
+            long panels = (n + GemmLayout.NR - 1) / GemmLayout.NR;
+            assertEquals(panels * k * GemmLayout.NR * Float.BYTES, backend.packedWeightBytes());
+            weight.unload();
+            assertEquals(0, backend.packedWeightBytes(), "unloading frees the panels");
+            try (Tensor y = backend.linear(x, weight, null)) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(first, y.toFloatArray(), "packed again from the stored weight");
+            }
+            weight.close();
+            assertEquals(0, backend.packedWeightBytes(), "closing frees the panels");
+        }
+    }
+
+    @Test
     void batchedInputKeepsLeadingDimensions() {
         try (CpuBackend backend = new CpuBackend(2, kernels()); LinearWeight w = backend.prepareLinear(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
                 Tensor x = backend.fromFloats(new float[] {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1}, 2, 2, 3);

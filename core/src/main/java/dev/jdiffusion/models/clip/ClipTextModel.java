@@ -5,6 +5,7 @@ import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.RawTensor;
 import dev.jdiffusion.weights.TensorSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,18 +21,22 @@ public final class ClipTextModel implements AutoCloseable {
     private static final String PREFIX = "text_model";
     private final ClipTextConfig config;
     private final Backend backend;
-    private final Tensor tokenEmbedding;
+    /** The token table stays in the weights file (49408 rows in SD1.5): a prompt reads only its own rows. */
+    private final RawTensor tokenEmbedding;
     private final Tensor positionEmbedding;
     private final List<ClipEncoderLayer> layers;
     private final LayerNorm finalLayerNorm;
     private final TensorSource ownedSource;
+    /** The root of the weights the layers were built from, for {@link #unloadWeights()}. */
+    private final Weights weights;
 
     private ClipTextModel(ClipTextConfig config, Weights weights, TensorSource ownedSource) {
         this.config = config;
         this.backend = weights.backend();
         this.ownedSource = ownedSource;
+        this.weights = weights;
         Weights w = weights.at(PREFIX);
-        this.tokenEmbedding = w.at("embeddings.token_embedding").tensor("weight", config.vocabSize(), config.hiddenSize());
+        this.tokenEmbedding = w.at("embeddings.token_embedding").raw("weight", config.vocabSize(), config.hiddenSize());
         this.positionEmbedding = w.at("embeddings.position_embedding")
                 .tensor("weight", config.maxPositionEmbeddings(), config.hiddenSize());
         List<ClipEncoderLayer> built = new ArrayList<>();
@@ -158,7 +163,15 @@ public final class ClipTextModel implements AutoCloseable {
                 positions[b * tokens + t] = t;
             }
         }
-        Tensor x = backend.gatherRows(tokenEmbedding, flatIds);
+        int hidden = config.hiddenSize();
+        float[] rows = new float[flatIds.length * hidden];
+        for (int i = 0; i < flatIds.length; i++) {
+            long first = (long) flatIds[i] * hidden;
+            for (int j = 0; j < hidden; j++) {
+                rows[i * hidden + j] = tokenEmbedding.getFloat(first + j);
+            }
+        }
+        Tensor x = backend.fromFloats(rows, flatIds.length, hidden);
         try (Tensor position = backend.gatherRows(positionEmbedding, positions)) {
             backend.addInPlace(x, position);
         }
@@ -187,9 +200,17 @@ public final class ClipTextModel implements AutoCloseable {
         return config.eosTokenId() == 2 ? best : 0; // transformers' argmax over "no EOS anywhere" is 0
     }
 
+    /**
+     * Frees the backend's prepared copies of this model's weights (the CPU's packed panels) until its next
+     * run, which prepares them again from the weights file. The pipeline calls it once a model's part of a
+     * generation is done, so that only the model at work is resident.
+     */
+    public void unloadWeights() {
+        weights.unloadPrepared();
+    }
+
     @Override
     public void close() {
-        tokenEmbedding.close();
         positionEmbedding.close();
         layers.forEach(ClipEncoderLayer::close);
         finalLayerNorm.close();

@@ -44,11 +44,14 @@ public final class UNet2DConditionModel implements AutoCloseable {
     private final GroupNorm convNormOut;
     private final Conv2d convOut;
     private final TensorSource ownedSource;
+    /** The root of the weights the layers were built from, for {@link #unloadWeights()}. */
+    private final Weights weights;
 
     private UNet2DConditionModel(UNet2DConditionConfig config, Weights w, TensorSource ownedSource) {
         this.config = config;
         this.backend = w.backend();
         this.ownedSource = ownedSource;
+        this.weights = w;
         int[] channels = config.blockOutChannels();
         this.timeEmbedding = new TimestepEmbedding(w.at("time_embedding"), channels[0], config.timeEmbeddingDim(),
                 config.flipSinToCos(), config.freqShift(), Activation.SILU);
@@ -164,6 +167,15 @@ public final class UNet2DConditionModel implements AutoCloseable {
         float[] a = new float[n];
         Arrays.fill(a, value);
         return a;
+    }
+
+    /**
+     * Frees the backend's prepared copies of this model's weights (the CPU's packed panels) until its next
+     * run, which prepares them again from the weights file. The pipeline calls it once a model's part of a
+     * generation is done, so that only the model at work is resident.
+     */
+    public void unloadWeights() {
+        weights.unloadPrepared();
     }
 
     @Override

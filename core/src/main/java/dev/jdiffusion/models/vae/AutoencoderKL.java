@@ -25,12 +25,15 @@ public final class AutoencoderKL implements AutoCloseable {
     private final Conv2d postQuantConv;
     private final VaeDecoder decoder;
     private final TensorSource ownedSource;
+    /** The root of the weights the layers were built from, for {@link #unloadWeights()}. */
+    private final Weights weights;
 
     private AutoencoderKL(AutoencoderKLConfig config, Weights w, TensorSource ownedSource) {
         int latent = config.latentChannels();
         this.config = config;
         this.backend = w.backend();
         this.ownedSource = ownedSource;
+        this.weights = w;
         this.encoder = new VaeEncoder(w.at("encoder"), config);
         this.quantConv = Conv2d.same(w.at("quant_conv"), 2 * latent, 2 * latent, 1);
         this.postQuantConv = Conv2d.same(w.at("post_quant_conv"), latent, latent, 1);
@@ -128,6 +131,15 @@ public final class AutoencoderKL implements AutoCloseable {
         int width = x.dim(2);
         int channels = x.dim(3);
         return backend.transpose(x.reshape(batch, height * width, channels)).reshapeOwned(batch, channels, height, width);
+    }
+
+    /**
+     * Frees the backend's prepared copies of this model's weights (the CPU's packed panels) until its next
+     * run, which prepares them again from the weights file. The pipeline calls it once a model's part of a
+     * generation is done, so that only the model at work is resident.
+     */
+    public void unloadWeights() {
+        weights.unloadPrepared();
     }
 
     @Override
