@@ -5,41 +5,55 @@ import dev.jdiffusion.models.clip.ClipTextModel;
 import dev.jdiffusion.models.synthetic.SyntheticStableDiffusion;
 import dev.jdiffusion.models.unet.UNet2DConditionModel;
 import dev.jdiffusion.models.vae.AutoencoderKL;
+import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.profile.ProfilingBackend;
 import dev.jdiffusion.random.TorchGenerator;
+import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.safetensors.Safetensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Times the three networks of Stable Diffusion at full size on synthetic SD 1.5-shaped weights (written
- * first if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step
- * (batch 2) at 32x32 and 64x64 latents, and the VAE decode of a 64x64 latent to 512x512. Prints
- * seconds, GFLOP/s and resident memory.
+ * The end-to-end figures of Stable Diffusion at full size, on synthetic SD 1.5-shaped weights (written first
+ * if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step (batch 2) at
+ * 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to 512x512, and a whole 512x512 txt2img (when the
+ * folder has a {@code tokenizer/}). The FMA peak is calibrated first in the same run; every figure prints its
+ * best time, its work (the products, convolutions and attention counted op by op), GFLOP/s, the share of that
+ * peak, and its own peak resident memory.
  *
- * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--f32] [--profile]</pre>
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile]</pre>
  *
- * <p>{@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE decode per kind of op
- * (time, GFLOP/s, share of the FMA peak calibrated in the same run).
+ * <p>{@code --steps} sets the txt2img's steps (20; 0 leaves it out); {@code --f32} writes F32 synthetic weights
+ * where there are none yet. {@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE
+ * decode per kind of op.
  */
 public final class ModelBenchmark {
-    /** One guided SD 1.5 U-Net step (batch 2, 64x64 latent): 888.9 G multiply-accumulates. */
-    private static final double UNET_STEP_GFLOP = 2 * 888.9;
+    private final ProfilingBackend backend;
+    private final double peakGflops;
+    private final int runs;
 
-    private ModelBenchmark() {}
+    private ModelBenchmark(ProfilingBackend backend, double peakGflops, int runs) {
+        this.backend = backend;
+        this.peakGflops = peakGflops;
+        this.runs = runs;
+    }
 
     public static void main(String[] args) throws Exception {
         Path folder = Path.of(System.getProperty("java.io.tmpdir"), "jdiffusion-sd15-synthetic");
         int threads = CpuBackend.defaultThreads();
-        int runs = 3;
+        int runs = 2;
+        int steps = 20;
         boolean profile = false;
         DType dtype = DType.F16;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--f32" -> dtype = DType.F32;
                 case "--profile" -> profile = true;
                 default -> folder = Path.of(args[i]);
@@ -49,50 +63,98 @@ public final class ModelBenchmark {
             System.out.println("writing synthetic SD 1.5 weights (" + dtype + ") to " + folder);
             SyntheticStableDiffusion.writeSd15(folder, 0, dtype);
         }
-        System.out.printf(Locale.ROOT, "model %s, %d threads, best of %d runs%n", folder, threads, runs);
+        double peak = FmaPeak.measure(threads);
+        System.out.printf(Locale.ROOT, "model %s (%s weights), %d of %d cores, FMA peak %.1f GFLOP/s, best of %d runs%n%n",
+                folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), peak, runs);
         if (profile) {
-            profileUNetStep(folder, threads);
+            profileUNetStep(folder, threads, peak);
             return;
         }
-        try (CpuBackend backend = new CpuBackend(threads)) {
-            TorchGenerator random = new TorchGenerator(0);
-            try (ClipTextModel clip = ClipTextModel.load(folder.resolve("text_encoder"), backend)) {
-                int[][] ids = new int[2][77];
-                for (int[] row : ids) {
-                    row[0] = 49406;
-                    java.util.Arrays.fill(row, 1, 77, 49407);
-                }
-                report("CLIP text encoder, batch 2", runs, -1, () -> clip.encode(ids, 0).close());
-            }
-            try (UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend);
-                    Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768)) {
-                System.out.printf(Locale.ROOT, "U-Net loaded: resident %.2f GB%n", ProcessMemory.residentBytes() / 1e9);
-                for (int size : new int[] {32, 64}) {
-                    try (Tensor latents = backend.fromFloats(random.randn(2 * 4 * size * size), 2, 4, size, size)) {
-                        report("U-Net step, batch 2, " + size + "x" + size + " latent", runs, size == 64 ? UNET_STEP_GFLOP : -1,
-                                () -> unet.forward(latents, new float[] {999}, context).close());
-                    }
-                }
-            }
-            try (AutoencoderKL vae = AutoencoderKL.load(folder.resolve("vae"), backend);
-                    Tensor latents = backend.fromFloats(random.randn(4 * 64 * 64), 1, 4, 64, 64)) {
-                report("VAE decode, 64x64 latent to 512x512", runs, -1, () -> vae.decode(latents).close());
-            }
-            System.out.printf(Locale.ROOT, "peak resident memory %.2f GB, activation pool peak %.2f GB%n",
-                    ProcessMemory.peakResidentBytes() / 1e9, backend.peakActivationBytes() / 1e9);
+        System.out.println("| figure | seconds | GFLOP | GFLOP/s | of peak | peak resident |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
+        try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads))) {
+            new ModelBenchmark(backend, peak, runs).run(folder, steps);
         }
     }
 
+    private void run(Path folder, int steps) {
+        TorchGenerator random = new TorchGenerator(0);
+        try (ClipTextModel clip = ClipTextModel.load(folder.resolve("text_encoder"), backend)) {
+            int[][] ids = new int[2][77];
+            for (int[] row : ids) {
+                row[0] = 49406;
+                java.util.Arrays.fill(row, 1, 77, 49407);
+            }
+            figure("CLIP text encoder, batch 2", runs, () -> clip.encode(ids, 0).close());
+        }
+        try (UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend);
+                Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768)) {
+            for (int size : new int[] {32, 64}) {
+                try (Tensor latents = backend.fromFloats(random.randn(2 * 4 * size * size), 2, 4, size, size)) {
+                    unet.unloadWeights(); // the first run packs the weights, as the first step of a picture does
+                    figure("U-Net step, batch 2, " + size + "x" + size + " latent", runs,
+                            () -> unet.forward(latents, new float[] {999}, context).close());
+                }
+            }
+        }
+        try (AutoencoderKL vae = AutoencoderKL.load(folder.resolve("vae"), backend);
+                Tensor latents = backend.fromFloats(random.randn(4 * 64 * 64), 1, 4, 64, 64)) {
+            figure("VAE decode, 64x64 latent to 512x512", runs, () -> vae.decode(latents).close());
+        }
+        if (steps > 0 && Files.isDirectory(folder.resolve("tokenizer"))) {
+            try (StableDiffusion sd = StableDiffusion.load(folder).backend(backend).open()) {
+                figure("txt2img 512x512, " + steps + " steps, guided", 1, () -> sd.txt2img("a photo of a cat")
+                        .negativePrompt("blurry").size(512, 512).steps(steps).scheduler(Samplers.EULER_A).seed(42).generate());
+            }
+        } else if (steps > 0) {
+            System.out.println("(txt2img left out: " + folder + " has no tokenizer/; copy a CLIP tokenizer folder in)");
+        }
+    }
+
+    /** Runs {@code work} {@code runs} times and prints one row of the table: the best run, and the peak of them all. */
+    private void figure(String what, int runs, Runnable work) {
+        boolean ownPeak = ProcessMemory.resetPeak();
+        double best = Double.MAX_VALUE;
+        double first = 0;
+        double flops = 0;
+        for (int i = 0; i < runs; i++) {
+            backend.reset();
+            long start = System.nanoTime();
+            work.run();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            first = i == 0 ? seconds : first;
+            best = Math.min(best, seconds);
+            flops = backend.totalFlops();
+        }
+        double rate = flops / 1e9 / best;
+        System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f%% | %.2f GB%s |%n", what, best, flops / 1e9, rate,
+                100 * rate / peakGflops, ProcessMemory.peakResidentBytes() / 1e9, ownPeak ? "" : " (process)");
+        if (runs > 1 && first - best > 0.05 * best) {
+            System.out.printf(Locale.ROOT, "|   first run (packs the weights) | %.3f | | | | |%n", first);
+        }
+    }
+
+    /** The stored type of the U-Net's first convolution, for the header. */
+    private static DType storedType(Path folder) {
+        Path unet = folder.resolve("unet");
+        for (String name : new String[] {"diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"}) {
+            if (Files.exists(unet.resolve(name))) {
+                try (TensorSource source = Safetensors.open(unet.resolve(name))) {
+                    return source.get("conv_in.weight").dtype();
+                }
+            }
+        }
+        return null;
+    }
+
     /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op, against the FMA peak of the same run. */
-    private static void profileUNetStep(Path folder, int threads) throws InterruptedException {
-        double peak = FmaPeak.measure(threads);
-        System.out.printf(Locale.ROOT, "FMA peak on %d threads: %.1f GFLOP/s%n", threads, peak);
+    private static void profileUNetStep(Path folder, int threads, double peak) {
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
             TorchGenerator random = new TorchGenerator(0);
             try (Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
                     Tensor latents = backend.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64)) {
-                unet.forward(latents, new float[] {999}, context).close(); // warm up
+                unet.forward(latents, new float[] {999}, context).close(); // warm up, and pack the weights
                 backend.reset();
                 long start = System.nanoTime();
                 unet.forward(latents, new float[] {999}, context).close();
@@ -110,17 +172,5 @@ public final class ModelBenchmark {
             System.out.printf(Locale.ROOT, "%nVAE decode, 64x64 latent to 512x512: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
             System.out.print(backend.report(peak));
         }
-    }
-
-    private static void report(String what, int runs, double gflop, Runnable work) {
-        double best = Double.MAX_VALUE;
-        for (int i = 0; i < runs; i++) {
-            long start = System.nanoTime();
-            work.run();
-            best = Math.min(best, (System.nanoTime() - start) / 1e9);
-        }
-        String rate = gflop > 0 ? String.format(Locale.ROOT, ", %.0f GFLOP/s", gflop / best) : "";
-        System.out.printf(Locale.ROOT, "%-42s %8.3f s%s (resident %.2f GB)%n", what, best, rate,
-                ProcessMemory.residentBytes() / 1e9);
     }
 }

@@ -18,6 +18,19 @@ final class ProcessMemory {
         return field("VmHWM:");
     }
 
+    /**
+     * Restarts the peak from the current resident size (Linux 4.0+: {@code 5} written to
+     * {@code /proc/self/clear_refs}), so that each figure of a run reports its own peak; false where refused.
+     */
+    static boolean resetPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     private static long field(String name) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

@@ -32,6 +32,11 @@ public final class ProfilingBackend implements Backend {
         this.inner = inner;
     }
 
+    /** The floating-point work of the ops counted since the last {@link #reset()} (products, convolutions, attention). */
+    public synchronized double totalFlops() {
+        return entries.values().stream().mapToDouble(e -> e.flops).sum();
+    }
+
     /** Forgets what was measured so far. */
     public synchronized void reset() {
         entries.clear();
