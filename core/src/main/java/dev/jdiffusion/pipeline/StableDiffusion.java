@@ -12,6 +12,7 @@ import dev.jdiffusion.models.vae.AutoencoderKLConfig;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Activation;
 import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.tensor.Backends;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
@@ -182,18 +183,17 @@ public final class StableDiffusion implements AutoCloseable {
          * repo id, first downloads what the local cache lacks.
          */
         public StableDiffusion open() {
-            if (!device.kind().equals("cpu")) {
-                throw new IllegalArgumentException("device " + device + " is not available: only the CPU backend is built in");
-            }
-            Path location = path != null ? path
-                    : new HubDownloader(hub != null ? hub : HubSettings.fromEnvironment()).pipeline(repo, variant,
-                            downloadProgress);
-            boolean singleFile = Files.isRegularFile(location) && location.getFileName().toString().endsWith(".safetensors");
-            ModelFolder folder = singleFile ? (configFolder == null ? null : ModelFolder.check(configFolder))
-                    : ModelFolder.check(location);
             Deque<AutoCloseable> opened = new ArrayDeque<>(); // closed, newest first, if a later part fails
             try {
-                Backend b = backend != null ? backend : opened(opened, new CpuBackend(threads));
+                // the device first: one that cannot run here fails before any download
+                Backend b = backend != null ? backend : opened(opened, Backends.open(device, threads));
+                Path location = path != null ? path
+                        : new HubDownloader(hub != null ? hub : HubSettings.fromEnvironment()).pipeline(repo, variant,
+                                downloadProgress);
+                boolean singleFile = Files.isRegularFile(location)
+                        && location.getFileName().toString().endsWith(".safetensors");
+                ModelFolder folder = singleFile ? (configFolder == null ? null : ModelFolder.check(configFolder))
+                        : ModelFolder.check(location);
                 LdmCheckpoint checkpoint = singleFile ? opened(opened, LdmCheckpoint.open(location)) : null;
                 boolean sd2 = checkpoint != null && checkpoint.family() == LdmCheckpoint.Family.SD2;
                 ClipTokenizer tokenizer = tokenizer(folder, sd2);
