@@ -1,0 +1,29 @@
+package dev.jdiffusion.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jdiffusion.tensor.BackendUnavailableException;
+import dev.jdiffusion.tensor.Backends;
+import dev.jdiffusion.tensor.Device;
+import org.junit.jupiter.api.Test;
+
+/** What a user gets asking for {@code cuda} with this module on the class path, on any machine. */
+class CudaBackendProviderTest {
+
+    @Test
+    void aCudaDeviceIsServedByThisModuleAndFailsWithWhatIsMissing() {
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Backends.open(Device.cuda(0), 1));
+        String message = e.getMessage();
+        System.out.println("cuda:0 here: " + message);
+        // without the runtime library, without a driver or GPU, or on a GPU (where the ops are not built yet)
+        assertTrue(message.contains(CudaRuntime.RUNTIME_LIBRARY) || message.contains("GPU"), message);
+        assertTrue(!message.contains("jdiffusion-kernels-cuda; add it"), "the provider was found: " + message);
+    }
+
+    @Test
+    void aGpuIndexBeyondTheMachineIsRefused() {
+        BackendUnavailableException e = assertThrows(BackendUnavailableException.class, () -> Backends.open(Device.cuda(4096), 1));
+        assertTrue(e.getMessage().contains(CudaRuntime.RUNTIME_LIBRARY) || e.getMessage().contains("GPU"), e.getMessage());
+    }
+}
