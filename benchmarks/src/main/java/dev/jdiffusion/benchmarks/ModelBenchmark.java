@@ -113,6 +113,7 @@ public final class ModelBenchmark {
 
     /** Runs {@code work} {@code runs} times and prints one row of the table: the best run, and the peak of them all. */
     private void figure(String what, int runs, Runnable work) {
+        backend.releaseCachedMemory(); // the activation buffers of the figure before belong to that figure
         boolean ownPeak = ProcessMemory.resetPeak();
         double best = Double.MAX_VALUE;
         double first = 0;

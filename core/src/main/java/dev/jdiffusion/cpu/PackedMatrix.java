@@ -36,6 +36,8 @@ final class PackedMatrix implements ConvWeight {
     final int kernelWidth;
     /** The stored weight, {@code [out][channels][kh][kw]} little-endian: usually a slice of a mapped file. */
     private final MemorySegment stored;
+    /** The tensor {@link #stored} is the data of, for releasing its file pages; null for a converted copy. */
+    private final RawTensor storedTensor;
     /** Owns {@link #stored} when it had to be converted to F32 (F64 weights, big-endian hosts); else null. */
     private final Arena convertedArena;
     /** The backend's count of bytes held in packed panels, kept up to date by packing and unloading. */
@@ -43,9 +45,10 @@ final class PackedMatrix implements ConvWeight {
     private Arena panelArena;
     private MemorySegment data;
 
-    private PackedMatrix(MemorySegment stored, DType storage, Arena convertedArena, AtomicLong packedBytes, int out,
-            int channels, int kernelHeight, int kernelWidth) {
+    private PackedMatrix(MemorySegment stored, RawTensor storedTensor, DType storage, Arena convertedArena,
+            AtomicLong packedBytes, int out, int channels, int kernelHeight, int kernelWidth) {
         this.stored = stored;
+        this.storedTensor = storedTensor;
         this.packedBytes = packedBytes;
         this.storage = storage;
         this.convertedArena = convertedArena;
@@ -92,7 +95,7 @@ final class PackedMatrix implements ConvWeight {
         for (int i = 0; i < values.length; i++) {
             copy.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), (long) i * Float.BYTES, values[i]);
         }
-        return new PackedMatrix(copy, DType.F32, arena, packedBytes, out, in, 1, 1);
+        return new PackedMatrix(copy, null, DType.F32, arena, packedBytes, out, in, 1, 1);
     }
 
     private static PackedMatrix over(RawTensor weight, AtomicLong packedBytes, int out, int channels, int kernelHeight,
@@ -100,7 +103,7 @@ final class PackedMatrix implements ConvWeight {
         DType type = weight.dtype();
         if (type == DType.F16 || type == DType.BF16
                 || (type == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)) {
-            return new PackedMatrix(weight.data(), type, null, packedBytes, out, channels, kernelHeight, kernelWidth);
+            return new PackedMatrix(weight.data(), weight, type, null, packedBytes, out, channels, kernelHeight, kernelWidth);
         }
         // F64 (or F32 on a big-endian host): an F32 little-endian copy stands in for the file's bytes
         Arena arena = Arena.ofShared();
@@ -108,7 +111,7 @@ final class PackedMatrix implements ConvWeight {
         for (long i = 0; i < weight.elementCount(); i++) {
             converted.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, weight.getFloat(i));
         }
-        return new PackedMatrix(converted, DType.F32, arena, packedBytes, out, channels, kernelHeight, kernelWidth);
+        return new PackedMatrix(converted, null, DType.F32, arena, packedBytes, out, channels, kernelHeight, kernelWidth);
     }
 
     private static void requireFloat(RawTensor weight) {
@@ -126,8 +129,8 @@ final class PackedMatrix implements ConvWeight {
             Arena arena = Arena.ofShared();
             MemorySegment packed = arena.allocate((long) panels * in * GemmLayout.NR * storage.byteSize(), 64);
             parallel.forEach(panels, p -> packPanel(p, packed));
-            if (stored.isMapped()) {
-                stored.unload(); // the panels are the copy in use; the file pages come back if packed again
+            if (storedTensor != null) {
+                storedTensor.releaseResidentPages(); // the panels are the copy in use; the pages return if packed again
             }
             panelArena = arena;
             data = packed;

@@ -161,8 +161,8 @@ public final class RawTensor {
 
     /**
      * Lets the operating system drop the pages of a memory-mapped tensor (read again from the file if
-     * touched); nothing for a tensor in ordinary memory. For a tensor that has just been copied, so that a
-     * model being loaded does not hold its weights twice.
+     * touched); nothing for a tensor in ordinary memory. For a tensor that has just been copied into the layout
+     * a backend computes from, so that the weight is not resident twice.
      */
     public void releaseResidentPages() {
         if (data.isMapped() && data.scope().isAlive()) {
