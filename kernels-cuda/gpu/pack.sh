@@ -13,8 +13,7 @@ out="${1:?usage: pack.sh OUT_DIR [--fixtures NAMES]}"
 fixtures=""
 [ "${2:-}" = "--fixtures" ] && fixtures="${3:?--fixtures needs a comma-separated list of fixture folders}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-java_home="$(dirname "$(dirname "$("$root/bin/java25" -XshowSettings:properties -version 2>&1 \
-    | sed -n 's/^ *java\.home = //p' | head -n1)/bin/java")")"
+java_home="$("$root/bin/java25" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.home = //p' | head -n1)"
 [ -x "$java_home/bin/jlink" ] || { echo "pack.sh: no jlink under $java_home (a JDK 25, not a JRE, is needed)" >&2; exit 1; }
 
 rm -rf "$out"

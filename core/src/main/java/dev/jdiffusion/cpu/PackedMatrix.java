@@ -23,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class PackedMatrix implements ConvWeight {
     private static final ValueLayout.OfShort SHORTS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ThreadLocal<short[][]> STAGING = ThreadLocal.withInitial(() -> new short[2][0]);
 
     final int in;
@@ -92,9 +93,7 @@ final class PackedMatrix implements ConvWeight {
         }
         Arena arena = Arena.ofShared();
         MemorySegment copy = arena.allocate((long) values.length * Float.BYTES, 64);
-        for (int i = 0; i < values.length; i++) {
-            copy.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), (long) i * Float.BYTES, values[i]);
-        }
+        MemorySegment.copy(values, 0, copy, FLOATS, 0, values.length);
         return new PackedMatrix(copy, null, DType.F32, arena, packedBytes, out, in, 1, 1);
     }
 
@@ -109,7 +108,7 @@ final class PackedMatrix implements ConvWeight {
         Arena arena = Arena.ofShared();
         MemorySegment converted = arena.allocate(weight.elementCount() * Float.BYTES, 64);
         for (long i = 0; i < weight.elementCount(); i++) {
-            converted.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, weight.getFloat(i));
+            converted.setAtIndex(FLOATS, i, weight.getFloat(i));
         }
         return new PackedMatrix(converted, null, DType.F32, arena, packedBytes, out, channels, kernelHeight, kernelWidth);
     }
@@ -187,11 +186,6 @@ final class PackedMatrix implements ConvWeight {
             staging[1] = new short[length];
         }
         return staging;
-    }
-
-    /** Whether the panels are in memory now. */
-    synchronized boolean isPacked() {
-        return data != null;
     }
 
     @Override
