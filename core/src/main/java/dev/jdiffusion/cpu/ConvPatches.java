@@ -1,7 +1,6 @@
 package dev.jdiffusion.cpu;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The patches of a 2-D convolution over a channels-last input {@code [batch, height, width, channels]}
@@ -19,58 +18,47 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
         int stride, int padTop, int padLeft, int outHeight, int outWidth, int[] sourceRows, int[] sourceColumns,
         int sourceHeight, int sourceWidth) implements RowSource {
 
-    private static final ThreadLocal<float[]> CHANNEL_RUN = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<long[]> ROW_OFFSETS = ThreadLocal.withInitial(() -> new long[GemmLayout.MR]);
+    private static final ThreadLocal<int[]> ROW_PIXELS = ThreadLocal.withInitial(() -> new int[3 * GemmLayout.MR]);
 
     @Override
-    public void pack(int m0, int mc, int k0, int kc, float[] packed) {
+    public void pack(int m0, int mc, int k0, int kc, float[] packed, StripWriter writer) {
         int mr = GemmLayout.MR;
         int k1 = k0 + kc;
-        float[] channelRun = CHANNEL_RUN.get();
-        if (channelRun.length < channels) {
-            channelRun = new float[channels];
-            CHANNEL_RUN.set(channelRun);
-        }
+        long[] rowOffsets = ROW_OFFSETS.get();
+        // per row of the strip: batch item, output row and column (batch -1 past the last row)
+        int[] pixels = ROW_PIXELS.get();
         int firstTap = k0 / channels;
         int lastTap = (k1 - 1) / channels;
+        int outPixels = outHeight * outWidth;
         for (int strip = 0; strip * mr < mc; strip++) {
-            int base = strip * kc * mr;
             for (int r = 0; r < mr; r++) {
                 int row = strip * mr + r;
-                if (row >= mc) {
-                    for (int kk = 0; kk < kc; kk++) {
-                        packed[base + kk * mr + r] = 0f;
-                    }
-                    continue;
-                }
                 int m = m0 + row;
-                int b = m / (outHeight * outWidth);
-                int pixel = m - b * outHeight * outWidth;
-                int oy = pixel / outWidth;
-                int ox = pixel - oy * outWidth;
-                for (int tap = firstTap; tap <= lastTap; tap++) {
-                    int ky = tap / kernelWidth;
-                    int kx = tap - ky * kernelWidth;
-                    int iy = oy * stride + ky - padTop;
-                    int ix = ox * stride + kx - padLeft;
-                    int cFrom = Math.max(k0, tap * channels) - tap * channels;
-                    int cTo = Math.min(k1, (tap + 1) * channels) - tap * channels;
-                    int at = base + (tap * channels + cFrom - k0) * mr + r;
-                    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
-                        for (int c = cFrom; c < cTo; c++, at += mr) {
-                            packed[at] = 0f;
-                        }
+                int b = row < mc ? m / outPixels : -1;
+                int pixel = m - Math.max(b, 0) * outPixels;
+                pixels[3 * r] = b;
+                pixels[3 * r + 1] = pixel / outWidth;
+                pixels[3 * r + 2] = pixel % outWidth;
+            }
+            for (int tap = firstTap; tap <= lastTap; tap++) {
+                int ky = tap / kernelWidth;
+                int kx = tap - ky * kernelWidth;
+                int cFrom = Math.max(k0, tap * channels) - tap * channels;
+                int cTo = Math.min(k1, (tap + 1) * channels) - tap * channels;
+                for (int r = 0; r < mr; r++) {
+                    int b = pixels[3 * r];
+                    int iy = pixels[3 * r + 1] * stride + ky - padTop;
+                    int ix = pixels[3 * r + 2] * stride + kx - padLeft;
+                    if (b < 0 || iy < 0 || iy >= height || ix < 0 || ix >= width) {
+                        rowOffsets[r] = -1; // a tap on the padding, or a row past the end
                     } else {
-                        // one bulk copy of the channel run, then the strided spread into the strip
                         int sy = sourceRows == null ? iy : sourceRows[iy];
                         int sx = sourceColumns == null ? ix : sourceColumns[ix];
-                        long source = ((((long) b * sourceHeight + sy) * sourceWidth + sx) * channels + cFrom) * Float.BYTES;
-                        int run = cTo - cFrom;
-                        MemorySegment.copy(input, ValueLayout.JAVA_FLOAT_UNALIGNED, source, channelRun, 0, run);
-                        for (int c = 0; c < run; c++, at += mr) {
-                            packed[at] = channelRun[c];
-                        }
+                        rowOffsets[r] = ((((long) b * sourceHeight + sy) * sourceWidth + sx) * channels + cFrom) * Float.BYTES;
                     }
                 }
+                writer.writeRows(input, rowOffsets, cTo - cFrom, packed, strip * kc * mr + (tap * channels + cFrom - k0) * mr);
             }
         }
     }

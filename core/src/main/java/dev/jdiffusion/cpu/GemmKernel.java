@@ -3,7 +3,6 @@ package dev.jdiffusion.cpu;
 import dev.jdiffusion.weights.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -12,11 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code C[m, n] = A[m, k] B^T + bias} with B in packed panels ({@link PackedMatrix}).
  *
  * <p>Classic three-level blocking: the work is cut into tiles of {@link GemmLayout#MC} rows by a run of column
- * panels, spread over the threads; within a tile, K is walked in blocks of {@link GemmLayout#KC}; the block of A
- * is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
+ * panels, spread over the threads; within a tile, K is walked in even blocks of at most {@link GemmLayout#KC}; the
+ * block of A is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
  * register-blocked micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two
- * vectors of columns, twelve accumulators that stay in registers across the whole K block. The B
- * block of a panel (KC x NR floats) stays in L1 while every strip of the tile passes over it.
+ * vectors of columns, twelve accumulators that start from C's running sums (or the bias), stay in registers
+ * across the whole K block and are stored back once. The B block of a panel (KC x NR floats) stays in L1
+ * while every strip of the tile passes over it.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -28,7 +28,11 @@ final class GemmKernel {
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
-    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    /** Where a tile cut by C's edge is computed, its valid part staged in and out. */
+    private static final ThreadLocal<MemorySegment> TILE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, 64));
+    /** A row of NR zeros: where the sums start when there is no bias. */
+    private static final MemorySegment ZEROS = Arena.global().allocate((long) NR * Float.BYTES, 64);
     /** A K block of one panel widened from 16 bits; off-heap, so the kernel reads it as it reads packed memory. */
     private static final ThreadLocal<MemorySegment> WIDENED =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) KC * NR * Float.BYTES, 64));
@@ -56,30 +60,39 @@ final class GemmKernel {
     private static void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
-        float[] tile = TILE.get();
         int k = b.in;
-        if (k == 0) {
-            // An empty inner dimension: the product is the bias (or zero).
-            for (int p = p0; p < p1; p++) {
-                for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, 0, 0, panels, tile);
-                    addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), p * NR, Math.min(NR, b.out - p * NR), bias, true);
-                }
+        long rowBytes = (long) b.out * Float.BYTES;
+        int step = GemmLayout.kBlock(k);
+        for (int k0 = 0; k0 == 0 || k0 < k; k0 += step) {
+            int kc = Math.min(step, k - k0);
+            if (kc > 0) {
+                a.pack(m0, mc, k0, kc, packedA, VectorStripWriter.INSTANCE);
             }
-            return;
-        }
-        for (int k0 = 0; k0 < k; k0 += KC) {
-            int kc = Math.min(KC, k - k0);
-            a.pack(m0, mc, k0, kc, packedA);
             boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
                 // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
                 MemorySegment panel = panelBlock(b, panels, p, k0, kc);
                 int col = p * NR;
                 int cols = Math.min(NR, b.out - col);
+                // Where the sums start: the bias (or zeros) in the first K block, read once per row; C after.
+                MemorySegment start = first ? (bias == null ? ZEROS : bias) : c;
+                long startOffset = first ? (bias == null ? 0 : (long) col * Float.BYTES) : 0;
+                long startStride = first ? 0 : rowBytes;
                 for (int i = 0; i < mc; i += MR) {
-                    microKernel(packedA, (i / MR) * kc * MR, kc, panel, tile);
-                    addTile(tile, c, b.out, m0 + i, Math.min(MR, mc - i), col, cols, bias, first);
+                    int rows = Math.min(MR, mc - i);
+                    long at = ((long) (m0 + i) * b.out + col) * Float.BYTES;
+                    if (rows == MR && cols == NR) {
+                        microKernel(packedA, (i / MR) * kc * MR, kc, panel,
+                                start, first ? startOffset : at, startStride, c, at, rowBytes);
+                    } else {
+                        // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
+                        // every element of C sees the same operations whatever its place in the tiling.
+                        MemorySegment tile = TILE.get();
+                        long tileRow = NR * Float.BYTES;
+                        copyBlock(start, first ? startOffset : at, startStride, tile, 0, tileRow, rows, cols, true);
+                        microKernel(packedA, (i / MR) * kc * MR, kc, panel, tile, 0, tileRow, tile, 0, tileRow);
+                        copyBlock(tile, 0, tileRow, c, at, rowBytes, rows, cols, false);
+                    }
                 }
             }
         }
@@ -107,15 +120,19 @@ final class GemmKernel {
 
     /**
      * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}) in
-     * twelve register accumulators and leaves the product in {@code tile} ({@code MR x NR}, row-major).
-     * The method holds nothing but the loop, so C2 keeps every vector in a register; adding the tile
-     * into C is a separate step. {@code b} is the panel's own slice, walked from offset 0.
+     * twelve register accumulators: they start from the {@code MR x NR} block at {@code start} (row stride
+     * {@code startStride} bytes, 0 to start every row from the same bias row) and end in the block at
+     * {@code out}. {@code b} is the panel's own slice, walked from offset 0, which lets C2 drop its bounds
+     * checks and keep every vector in a register.
      */
-    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, MemorySegment start,
+            long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
+        long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride;
+        long s3 = s2 + startStride, s4 = s3 + startStride, s5 = s4 + startStride;
+        long v = VL * Float.BYTES;
+        FloatVector c00 = load(start, s0), c01 = load(start, s0 + v), c10 = load(start, s1), c11 = load(start, s1 + v);
+        FloatVector c20 = load(start, s2), c21 = load(start, s2 + v), c30 = load(start, s3), c31 = load(start, s3 + v);
+        FloatVector c40 = load(start, s4), c41 = load(start, s4 + v), c50 = load(start, s5), c51 = load(start, s5 + v);
         long bo = 0;
         int ao = aOffset;
         for (int kk = 0; kk < kc; kk++, bo += NR * Float.BYTES, ao += MR) {
@@ -140,61 +157,37 @@ final class GemmKernel {
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, VL);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + VL);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + VL);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + VL);
-        c40.intoArray(tile, 4 * NR);
-        c41.intoArray(tile, 4 * NR + VL);
-        c50.intoArray(tile, 5 * NR);
-        c51.intoArray(tile, 5 * NR + VL);
+        long o0 = outOffset, o1 = o0 + outStride, o2 = o1 + outStride;
+        long o3 = o2 + outStride, o4 = o3 + outStride, o5 = o4 + outStride;
+        c00.intoMemorySegment(out, o0, ORDER);
+        c01.intoMemorySegment(out, o0 + v, ORDER);
+        c10.intoMemorySegment(out, o1, ORDER);
+        c11.intoMemorySegment(out, o1 + v, ORDER);
+        c20.intoMemorySegment(out, o2, ORDER);
+        c21.intoMemorySegment(out, o2 + v, ORDER);
+        c30.intoMemorySegment(out, o3, ORDER);
+        c31.intoMemorySegment(out, o3 + v, ORDER);
+        c40.intoMemorySegment(out, o4, ORDER);
+        c41.intoMemorySegment(out, o4 + v, ORDER);
+        c50.intoMemorySegment(out, o5, ORDER);
+        c51.intoMemorySegment(out, o5 + v, ORDER);
+    }
+
+    private static FloatVector load(MemorySegment segment, long offset) {
+        return FloatVector.fromMemorySegment(S, segment, offset, ORDER);
     }
 
     /**
-     * Adds a computed tile into C: onto the bias (or nothing) in the first K block, onto C's running
-     * sums after. Tiles cut by C's edge go element by element (the last rows or columns only).
+     * Copies {@code rows x cols} floats between blocks with the given row strides in bytes; with
+     * {@code clearRest} the rest of the {@code MR x NR} target is zeroed (the target is then a full tile).
      */
-    private static void addTile(float[] tile, MemorySegment c, int ldc, int row, int rows, int col, int cols,
-            MemorySegment bias, boolean first) {
-        if (cols == NR) {
-            FloatVector bias0 = FloatVector.zero(S);
-            FloatVector bias1 = FloatVector.zero(S);
-            if (first && bias != null) {
-                bias0 = FloatVector.fromMemorySegment(S, bias, (long) col * Float.BYTES, ORDER);
-                bias1 = FloatVector.fromMemorySegment(S, bias, (long) (col + VL) * Float.BYTES, ORDER);
-            }
-            for (int r = 0; r < rows; r++) {
-                long o0 = ((long) (row + r) * ldc + col) * Float.BYTES;
-                long o1 = o0 + VL * Float.BYTES;
-                FloatVector v0 = FloatVector.fromArray(S, tile, r * NR);
-                FloatVector v1 = FloatVector.fromArray(S, tile, r * NR + VL);
-                if (first) {
-                    v0 = v0.add(bias0);
-                    v1 = v1.add(bias1);
-                } else {
-                    v0 = v0.add(FloatVector.fromMemorySegment(S, c, o0, ORDER));
-                    v1 = v1.add(FloatVector.fromMemorySegment(S, c, o1, ORDER));
-                }
-                v0.intoMemorySegment(c, o0, ORDER);
-                v1.intoMemorySegment(c, o1, ORDER);
-            }
-            return;
+    private static void copyBlock(MemorySegment from, long fromOffset, long fromStride, MemorySegment to, long toOffset,
+            long toStride, int rows, int cols, boolean clearRest) {
+        if (clearRest) {
+            to.asSlice(toOffset, (long) MR * NR * Float.BYTES).fill((byte) 0);
         }
         for (int r = 0; r < rows; r++) {
-            for (int j = 0; j < cols; j++) {
-                long at = ((long) (row + r) * ldc + col + j) * Float.BYTES;
-                float base;
-                if (first) {
-                    base = bias == null ? 0f : bias.get(ValueLayout.JAVA_FLOAT_UNALIGNED, (long) (col + j) * Float.BYTES);
-                } else {
-                    base = c.get(ValueLayout.JAVA_FLOAT_UNALIGNED, at);
-                }
-                c.set(ValueLayout.JAVA_FLOAT_UNALIGNED, at, base + tile[r * NR + j]);
-            }
+            MemorySegment.copy(from, fromOffset + r * fromStride, to, toOffset + r * toStride, (long) cols * Float.BYTES);
         }
     }
 }

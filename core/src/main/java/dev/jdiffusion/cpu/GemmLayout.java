@@ -9,12 +9,28 @@ final class GemmLayout {
     static final int MR = 6;
     /** Columns per packed weight panel: two preferred vectors (16 floats where there is no Vector API). */
     static final int NR = KernelChoice.VECTOR_MODULE_PRESENT ? 2 * VectorKernels.preferredFloatLanes() : 16;
-    /** K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */
+    /** Longest K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */
     static final int KC = 256;
-    /** Rows per tile: the packed A block (MC x KC floats) stays in L2. */
-    static final int MC = 16 * MR;
+    /**
+     * Rows per tile: the packed A block (MC x KC floats, 384 KiB) stays in L2. Every K block of a weight
+     * panel (widened from 16 bits where stored so) serves all MC rows, so a tall tile spreads that cost thin.
+     */
+    static final int MC = 64 * MR;
+    /** K blocks start on multiples of this many floats, so packing copies whole vectors. */
+    private static final int K_ALIGNMENT = 16;
 
     private GemmLayout() {}
+
+    /**
+     * The K block length for an inner dimension {@code k}: K cut into even blocks of at most {@link #KC}
+     * (a short last block would pay a block's fixed costs for little work), rounded up to whole vectors;
+     * the last block takes what is left.
+     */
+    static int kBlock(int k) {
+        int blocks = Math.max(1, (k + KC - 1) / KC);
+        int even = (k + blocks - 1) / blocks;
+        return Math.max(K_ALIGNMENT, (even + K_ALIGNMENT - 1) / K_ALIGNMENT * K_ALIGNMENT);
+    }
 
     /** One tile of a product: rows {@code [m0, m0 + mc)} against weight panels {@code [p0, p1)}. */
     interface TileBody {

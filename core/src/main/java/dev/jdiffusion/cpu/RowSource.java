@@ -7,6 +7,6 @@ package dev.jdiffusion.cpu;
  * patches here on the fly, so the patch matrix is never materialised.
  */
 interface RowSource {
-    /** Packs rows {@code [m0, m0 + mc)} x columns {@code [k0, k0 + kc)}. */
-    void pack(int m0, int mc, int k0, int kc, float[] packed);
+    /** Packs rows {@code [m0, m0 + mc)} x columns {@code [k0, k0 + kc)}, interleaving each strip with {@code writer}. */
+    void pack(int m0, int mc, int k0, int kc, float[] packed, StripWriter writer);
 }

@@ -44,17 +44,25 @@ final class ScalarKernels implements CpuKernels {
         float[] packed = packedA.get();
         float[] widened = panel.get();
         float[] product = tile.get();
-        for (int k0 = 0; k0 == 0 || k0 < b.in; k0 += GemmLayout.KC) {
-            int kc = Math.min(GemmLayout.KC, b.in - k0);
+        int step = GemmLayout.kBlock(b.in);
+        for (int k0 = 0; k0 == 0 || k0 < b.in; k0 += step) {
+            int kc = Math.min(step, b.in - k0);
             if (kc > 0) {
-                a.pack(m0, mc, k0, kc, packed);
+                a.pack(m0, mc, k0, kc, packed, ScalarStripWriter.INSTANCE);
             }
             for (int p = p0; p < p1; p++) {
                 widen(b, panels, p, k0, kc, widened);
                 int col = p * nr;
                 int cols = Math.min(nr, b.out - col);
                 for (int i = 0; i < mc; i += mr) {
+                    // The sums start from the bias (first K block) or C's running sums, as in the vector kernel.
                     Arrays.fill(product, 0f);
+                    for (int r = 0; r < Math.min(mr, mc - i); r++) {
+                        for (int j = 0; j < cols; j++) {
+                            long at = ((long) (m0 + i + r) * b.out + col + j) * Float.BYTES;
+                            product[r * nr + j] = k0 > 0 ? c.get(F, at) : bias == null ? 0f : bias.get(F, (long) (col + j) * Float.BYTES);
+                        }
+                    }
                     int strip = (i / mr) * kc * mr;
                     for (int kk = 0; kk < kc; kk++) {
                         for (int r = 0; r < mr; r++) {
@@ -68,9 +76,7 @@ final class ScalarKernels implements CpuKernels {
                     }
                     for (int r = 0; r < Math.min(mr, mc - i); r++) {
                         for (int j = 0; j < cols; j++) {
-                            long at = ((long) (m0 + i + r) * b.out + col + j) * Float.BYTES;
-                            float base = k0 > 0 ? c.get(F, at) : bias == null ? 0f : bias.get(F, (long) (col + j) * Float.BYTES);
-                            c.set(F, at, base + product[r * nr + j]);
+                            c.set(F, ((long) (m0 + i + r) * b.out + col + j) * Float.BYTES, product[r * nr + j]);
                         }
                     }
                 }
