@@ -24,12 +24,16 @@ import jdk.incubator.vector.VectorSpecies;
 final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    private static final int MR = 6;
+    /**
+     * Rows per micro-kernel tile: eight, so that the head widths of SD (40, 80, 160, 64) fill whole strips of
+     * V^T (six would pad a 40-wide head to 42 and waste a twentieth of the second product).
+     */
+    private static final int MR = 8;
     private static final int NR = 2 * VL;
     /** Queries per task: a whole number of NR-wide panels (and of MR-row strips). */
     private static final int QUERY_BLOCK = 3 * NR;
-    /** Keys per block: a whole number of MR-row strips. */
-    private static final int KEY_BLOCK = 22 * MR;
+    /** Keys per block: a whole number of MR-row strips (4096 keys are 32 blocks). */
+    private static final int KEY_BLOCK = 16 * MR;
     private static final FloatVector LANE_INDEX = FloatVector.fromArray(S, laneIndices(), 0);
 
     /** Per-thread buffers, grown to the largest head width seen. */
@@ -42,7 +46,6 @@ final class AttentionKernel {
         float[] rowMax = new float[QUERY_BLOCK];
         float[] rowSum = new float[QUERY_BLOCK];
         float[] rescale = new float[QUERY_BLOCK];
-        float[] tile = new float[MR * NR];
 
         void fit(int dim) {
             if (dim != headDim) {
@@ -114,7 +117,6 @@ final class AttentionKernel {
         long headOffset = (long) head * headDim;
         int nq = Math.min(QUERY_BLOCK, queries - q0);
         packQueries(q, ((long) b * queries + q0) * width + headOffset, width, nq, headDim, scale, s.queries);
-        Arrays.fill(s.output, 0f);
         Arrays.fill(s.rowMax, Float.NEGATIVE_INFINITY);
         Arrays.fill(s.rowSum, 0f);
 
@@ -124,18 +126,19 @@ final class AttentionKernel {
             int keyBase = k0 * headDim;
             for (int strip = 0; strip * MR < nk; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
-                    multiply(packedKeys, keyBase + strip * headDim * MR, s.queries, panel * headDim * NR, headDim, s.tile);
-                    storeTile(s.tile, s.probabilities, (panel * KEY_BLOCK + strip * MR) * NR);
+                    // S^T tile straight into its place in the P^T panels (MR consecutive rows of NR)
+                    multiply(packedKeys, keyBase + strip * headDim * MR, s.queries, panel * headDim * NR, headDim,
+                            s.probabilities, (panel * KEY_BLOCK + strip * MR) * NR, NR, null, 0);
                 }
             }
             softmaxBlock(s, nq, nk, causal ? q0 - k0 : Integer.MAX_VALUE);
-            rescaleOutput(s.output, s.paddedDim, s.rescale);
             int valueBase = k0 * s.paddedDim;
+            // O^T = O^T * rescale + V^T P^T, the rescale applied as each tile is loaded; the first block starts from zero
+            float[] rescale = k0 == 0 ? null : s.rescale;
             for (int strip = 0; strip * MR < s.paddedDim; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
                     multiply(packedValues, valueBase + strip * KEY_BLOCK * MR, s.probabilities, panel * KEY_BLOCK * NR, nk,
-                            s.tile);
-                    addTile(s.tile, s.output, strip * MR * QUERY_BLOCK + panel * NR, QUERY_BLOCK);
+                            s.output, strip * MR * QUERY_BLOCK + panel * NR, QUERY_BLOCK, rescale, panel * NR);
                 }
             }
         }
@@ -210,11 +213,11 @@ final class AttentionKernel {
             FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
             for (int j = 0; j < nk; j++) {
                 FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
-                max = causal ? max.lanewise(VectorOperators.MAX, score, visibleUpTo.compare(VectorOperators.GE, j))
-                        : max.max(score);
+                max = causal ? max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)))
+                        : VectorMath.larger(max, score);
             }
             FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
-            FloatVector newMax = oldMax.max(max);
+            FloatVector newMax = VectorMath.larger(oldMax, max);
             // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0, rescale by 1
             VectorMask<Float> unseen = newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
             FloatVector shift = newMax.blend(0f, unseen);
@@ -238,17 +241,6 @@ final class AttentionKernel {
         }
     }
 
-    /** Multiplies every query's column of O^T by its rescale factor. */
-    private static void rescaleOutput(float[] output, int paddedDim, float[] rescale) {
-        for (int j = 0; j < QUERY_BLOCK; j += VL) {
-            FloatVector factor = FloatVector.fromArray(S, rescale, j);
-            for (int d = 0; d < paddedDim; d++) {
-                int at = d * QUERY_BLOCK + j;
-                FloatVector.fromArray(S, output, at).mul(factor).intoArray(output, at);
-            }
-        }
-    }
-
     /** {@code out[query][d] = O^T[d][query] / sum[query]}. */
     private static void writeOutput(Scratch s, MemorySegment out, long first, int width, int nq, int headDim) {
         for (int i = 0; i < nq; i++) {
@@ -261,16 +253,40 @@ final class AttentionKernel {
     }
 
     /**
-     * {@code tile = A_strip . B_panel} over {@code kc}: A k-major {@code [kc][MR]}, B k-major {@code [kc][NR]};
-     * twelve accumulators in registers, nothing else in the loop (see {@link GemmKernel}). The GEMM's own
-     * kernel reads B from off-heap memory; run on these heap arrays through heap segments it measured
-     * 5-10% slower, hence this array twin.
+     * {@code C = C0 + A_strip . B_panel} over {@code kc} for one {@code MR x NR} tile of C at {@code cOffset}
+     * (row stride {@code ldc}): A k-major {@code [kc][MR]}, B k-major {@code [kc][NR]}; C0 is zero when
+     * {@code factor} is null, else C's own values times {@code factor[factorOffset + column]} (the online
+     * softmax's rescale). Sixteen accumulators in registers, nothing else in the loop (see {@link GemmKernel}).
+     * The GEMM's own kernel reads B from off-heap memory; run on these heap arrays through heap segments it
+     * measured 5-10% slower, hence this array kernel.
      */
-    private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c10 = FloatVector.zero(S);
-        FloatVector c11 = FloatVector.zero(S), c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c40 = FloatVector.zero(S);
-        FloatVector c41 = FloatVector.zero(S), c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+    private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c, int cOffset, int ldc,
+            float[] factor, int factorOffset) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
+        if (factor == null) {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
+            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = FloatVector.zero(S);
+        } else {
+            FloatVector f0 = FloatVector.fromArray(S, factor, factorOffset);
+            FloatVector f1 = FloatVector.fromArray(S, factor, factorOffset + VL);
+            c00 = FloatVector.fromArray(S, c, o0).mul(f0);
+            c01 = FloatVector.fromArray(S, c, o0 + VL).mul(f1);
+            c10 = FloatVector.fromArray(S, c, o1).mul(f0);
+            c11 = FloatVector.fromArray(S, c, o1 + VL).mul(f1);
+            c20 = FloatVector.fromArray(S, c, o2).mul(f0);
+            c21 = FloatVector.fromArray(S, c, o2 + VL).mul(f1);
+            c30 = FloatVector.fromArray(S, c, o3).mul(f0);
+            c31 = FloatVector.fromArray(S, c, o3 + VL).mul(f1);
+            c40 = FloatVector.fromArray(S, c, o4).mul(f0);
+            c41 = FloatVector.fromArray(S, c, o4 + VL).mul(f1);
+            c50 = FloatVector.fromArray(S, c, o5).mul(f0);
+            c51 = FloatVector.fromArray(S, c, o5 + VL).mul(f1);
+            c60 = FloatVector.fromArray(S, c, o6).mul(f0);
+            c61 = FloatVector.fromArray(S, c, o6 + VL).mul(f1);
+            c70 = FloatVector.fromArray(S, c, o7).mul(f0);
+            c71 = FloatVector.fromArray(S, c, o7 + VL).mul(f1);
+        }
         int ao = aOffset;
         int bo = bOffset;
         for (int kk = 0; kk < kc; kk++, ao += MR, bo += NR) {
@@ -294,31 +310,28 @@ final class AttentionKernel {
             FloatVector a5 = FloatVector.broadcast(S, a[ao + 5]);
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
+            FloatVector a6 = FloatVector.broadcast(S, a[ao + 6]);
+            c60 = b0.fma(a6, c60);
+            c61 = b1.fma(a6, c61);
+            FloatVector a7 = FloatVector.broadcast(S, a[ao + 7]);
+            c70 = b0.fma(a7, c70);
+            c71 = b1.fma(a7, c71);
         }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, VL);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + VL);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + VL);
-        c30.intoArray(tile, 3 * NR);
-        c31.intoArray(tile, 3 * NR + VL);
-        c40.intoArray(tile, 4 * NR);
-        c41.intoArray(tile, 4 * NR + VL);
-        c50.intoArray(tile, 5 * NR);
-        c51.intoArray(tile, 5 * NR + VL);
-    }
-
-    /** A tile's MR rows into consecutive rows of a panel ({@code NR} floats each). */
-    private static void storeTile(float[] tile, float[] panel, int offset) {
-        System.arraycopy(tile, 0, panel, offset, MR * NR);
-    }
-
-    private static void addTile(float[] tile, float[] c, int offset, int ldc) {
-        for (int r = 0; r < MR; r++) {
-            int at = offset + r * ldc;
-            FloatVector.fromArray(S, c, at).add(FloatVector.fromArray(S, tile, r * NR)).intoArray(c, at);
-            FloatVector.fromArray(S, c, at + VL).add(FloatVector.fromArray(S, tile, r * NR + VL)).intoArray(c, at + VL);
-        }
+        c00.intoArray(c, o0);
+        c01.intoArray(c, o0 + VL);
+        c10.intoArray(c, o1);
+        c11.intoArray(c, o1 + VL);
+        c20.intoArray(c, o2);
+        c21.intoArray(c, o2 + VL);
+        c30.intoArray(c, o3);
+        c31.intoArray(c, o3 + VL);
+        c40.intoArray(c, o4);
+        c41.intoArray(c, o4 + VL);
+        c50.intoArray(c, o5);
+        c51.intoArray(c, o5 + VL);
+        c60.intoArray(c, o6);
+        c61.intoArray(c, o6 + VL);
+        c70.intoArray(c, o7);
+        c71.intoArray(c, o7 + VL);
     }
 }

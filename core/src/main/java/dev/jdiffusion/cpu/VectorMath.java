@@ -36,15 +36,26 @@ final class VectorMath {
 
     /** e^x per lane, relative error < 2e-7 on [-87.3, 88.3]; clamped outside (about 1e-38 below, 2e38 above). */
     static FloatVector exp(FloatVector x) {
-        FloatVector v = x.max(MIN_INPUT).min(MAX_INPUT);
-        FloatVector n = v.mul(LOG2E).add(ROUND).sub(ROUND);
+        // Clamped by compare and blend: FloatVector.max/min keep Java's NaN and signed-zero rules, which
+        // C2 spells out in several instructions; these take two each and still pass NaN through.
+        FloatVector v = x.blend(MIN_INPUT, x.compare(VectorOperators.LT, MIN_INPUT));
+        v = v.blend(MAX_INPUT, v.compare(VectorOperators.GT, MAX_INPUT));
+        // t = 1.5 * 2^23 + n, with n = round(v / ln 2) in its low mantissa bits
+        FloatVector t = v.mul(LOG2E).add(ROUND);
+        FloatVector n = t.sub(ROUND);
         FloatVector r = n.fma(FloatVector.broadcast(S, -LN2_HI), v);
         r = n.fma(FloatVector.broadcast(S, -LN2_LO), r);
         FloatVector p = r.fma(P0, P1).fma(r, FloatVector.broadcast(S, P2)).fma(r, FloatVector.broadcast(S, P3))
                 .fma(r, FloatVector.broadcast(S, P4)).fma(r, FloatVector.broadcast(S, P5));
         FloatVector y = p.fma(r.mul(r), r).add(1f);
-        IntVector exponent = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        // 2^n from t's bits: (bits + 127) << 23 shifts t's own exponent out and leaves n + 127 in the exponent
+        IntVector exponent = t.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23);
         return y.mul(exponent.reinterpretAsFloats());
+    }
+
+    /** The larger of each pair of lanes; cheaper than {@link FloatVector#max}, and NaN in {@code b} is ignored. */
+    static FloatVector larger(FloatVector a, FloatVector b) {
+        return a.blend(b, b.compare(VectorOperators.GT, a));
     }
 
     /**
