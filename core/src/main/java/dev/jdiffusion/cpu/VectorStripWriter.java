@@ -1,6 +1,7 @@
 package dev.jdiffusion.cpu;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -88,8 +89,7 @@ final class VectorStripWriter implements StripWriter {
             long bytes = (long) c * Float.BYTES;
             int to = at + c * 6;
             for (int r = 0; r < 6; r++) {
-                strip[to + r] = rowOffsets[r] < 0
-                        ? 0f : source.get(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, rowOffsets[r] + bytes);
+                strip[to + r] = rowOffsets[r] < 0 ? 0f : source.get(ValueLayout.JAVA_FLOAT_UNALIGNED, rowOffsets[r] + bytes);
             }
         }
     }
