@@ -38,18 +38,25 @@ final class GemmLayout {
     }
 
     /**
-     * Cuts an {@code m}-row product over {@code panels} weight panels into tiles of {@link #MC} rows by a run
-     * of panels, enough for every thread to get several (so uneven tiles still balance), and runs them.
+     * Cuts an {@code m}-row product over {@code panels} weight panels into tiles of at most {@link #MC} rows by a
+     * run of panels and runs them. The row tiles come in a multiple of the thread count, of equal height (whole
+     * strips), so that no thread is left with one tile more than the others (4096 rows in 384-row tiles would be
+     * eleven: six for one thread, five for the other); where there are few, the panels are split too, for
+     * enough tasks that uneven ones still balance.
      */
     static void forEachTile(Parallel parallel, int m, int panels, TileBody body) {
-        int rowBlocks = (m + MC - 1) / MC;
-        int wantedColumnBlocks = Math.min(panels, Math.max(1, (4 * parallel.threads() + rowBlocks - 1) / rowBlocks));
+        int threads = parallel.threads();
+        int tiles = (m + MC - 1) / MC;
+        tiles = (tiles + threads - 1) / threads * threads;
+        int rowsPerTile = Math.max(MR, ((m + tiles - 1) / tiles + MR - 1) / MR * MR);
+        int rowBlocks = (m + rowsPerTile - 1) / rowsPerTile;
+        int wantedColumnBlocks = Math.min(panels, Math.max(1, (4 * threads + rowBlocks - 1) / rowBlocks));
         int panelsPerBlock = (panels + wantedColumnBlocks - 1) / wantedColumnBlocks;
         int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
         parallel.forEach(rowBlocks * columnBlocks, tile -> {
-            int m0 = tile / columnBlocks * MC;
+            int m0 = tile / columnBlocks * rowsPerTile;
             int p0 = tile % columnBlocks * panelsPerBlock;
-            body.run(m0, Math.min(MC, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
+            body.run(m0, Math.min(rowsPerTile, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
         });
     }
 }
