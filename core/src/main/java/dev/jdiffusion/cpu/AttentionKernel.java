@@ -213,7 +213,8 @@ final class AttentionKernel {
             FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
             for (int j = 0; j < nk; j++) {
                 FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
-                max = causal ? max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)))
+                max = causal
+                        ? max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)))
                         : VectorMath.larger(max, score);
             }
             FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
@@ -263,7 +264,8 @@ final class AttentionKernel {
     private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c, int cOffset, int ldc,
             float[] factor, int factorOffset) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
-        int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc, o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
+        int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
+        int o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
         if (factor == null) {
             c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
             c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = FloatVector.zero(S);

@@ -55,10 +55,12 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
                     } else {
                         int sy = sourceRows == null ? iy : sourceRows[iy];
                         int sx = sourceColumns == null ? ix : sourceColumns[ix];
-                        rowOffsets[r] = ((((long) b * sourceHeight + sy) * sourceWidth + sx) * channels + cFrom) * Float.BYTES;
+                        long sourcePixel = ((long) b * sourceHeight + sy) * sourceWidth + sx;
+                        rowOffsets[r] = (sourcePixel * channels + cFrom) * Float.BYTES;
                     }
                 }
-                writer.writeRows(input, rowOffsets, cTo - cFrom, packed, strip * kc * mr + (tap * channels + cFrom - k0) * mr);
+                int at = strip * kc * mr + (tap * channels + cFrom - k0) * mr;
+                writer.writeRows(input, rowOffsets, cTo - cFrom, packed, at);
             }
         }
     }

@@ -60,7 +60,8 @@ final class ScalarKernels implements CpuKernels {
                     for (int r = 0; r < Math.min(mr, mc - i); r++) {
                         for (int j = 0; j < cols; j++) {
                             long at = ((long) (m0 + i + r) * b.out + col + j) * Float.BYTES;
-                            product[r * nr + j] = k0 > 0 ? c.get(F, at) : bias == null ? 0f : bias.get(F, (long) (col + j) * Float.BYTES);
+                            product[r * nr + j] = k0 > 0 ? c.get(F, at)
+                                    : bias == null ? 0f : bias.get(F, (long) (col + j) * Float.BYTES);
                         }
                     }
                     int strip = (i / mr) * kc * mr;

@@ -33,7 +33,8 @@ class StripWriterTest {
                     float[] expected = new float[at + run * MR + 3];
                     for (int c = 0; c < run; c++) {
                         for (int r = 0; r < MR; r++) {
-                            expected[at + c * MR + r] = offsets[r] < 0 ? 0f : source.get(ValueLayout.JAVA_FLOAT, offsets[r] + c * 4L);
+                            expected[at + c * MR + r] =
+                                    offsets[r] < 0 ? 0f : source.get(ValueLayout.JAVA_FLOAT, offsets[r] + c * 4L);
                         }
                     }
                     for (StripWriter writer : new StripWriter[] {ScalarStripWriter.INSTANCE, VectorStripWriter.INSTANCE}) {
@@ -48,7 +49,8 @@ class StripWriterTest {
                         }
                         writer.writeRows(source, offsets, run, strip, at);
                         for (int i = 0; i < want.length; i++) {
-                            assertEquals(want[i], strip[i], writer.getClass().getSimpleName() + ", run " + run + ", float " + i);
+                            assertEquals(want[i], strip[i],
+                                    writer.getClass().getSimpleName() + ", run " + run + ", float " + i);
                         }
                     }
                 }
