@@ -60,6 +60,8 @@ final class GemmKernel {
     private static void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
+        MemorySegment edgeTile = TILE.get();
+        long edgeTileRow = NR * Float.BYTES;
         int k = b.in;
         long rowBytes = (long) b.out * Float.BYTES;
         int step = GemmLayout.kBlock(k);
@@ -76,22 +78,21 @@ final class GemmKernel {
                 int cols = Math.min(NR, b.out - col);
                 // Where the sums start: the bias (or zeros) in the first K block, read once per row; C after.
                 MemorySegment start = first ? (bias == null ? ZEROS : bias) : c;
-                long startOffset = first ? (bias == null ? 0 : (long) col * Float.BYTES) : 0;
+                long biasOffset = bias == null ? 0 : (long) col * Float.BYTES;
                 long startStride = first ? 0 : rowBytes;
                 for (int i = 0; i < mc; i += MR) {
                     int rows = Math.min(MR, mc - i);
                     long at = ((long) (m0 + i) * b.out + col) * Float.BYTES;
+                    long from = first ? biasOffset : at;
+                    int strip = (i / MR) * kc * MR;
                     if (rows == MR && cols == NR) {
-                        microKernel(packedA, (i / MR) * kc * MR, kc, panel,
-                                start, first ? startOffset : at, startStride, c, at, rowBytes);
+                        microKernel(packedA, strip, kc, panel, start, from, startStride, c, at, rowBytes);
                     } else {
                         // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
                         // every element of C sees the same operations whatever its place in the tiling.
-                        MemorySegment tile = TILE.get();
-                        long tileRow = NR * Float.BYTES;
-                        copyBlock(start, first ? startOffset : at, startStride, tile, 0, tileRow, rows, cols, true);
-                        microKernel(packedA, (i / MR) * kc * MR, kc, panel, tile, 0, tileRow, tile, 0, tileRow);
-                        copyBlock(tile, 0, tileRow, c, at, rowBytes, rows, cols, false);
+                        copyBlock(start, from, startStride, edgeTile, 0, edgeTileRow, rows, cols, true);
+                        microKernel(packedA, strip, kc, panel, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
+                        copyBlock(edgeTile, 0, edgeTileRow, c, at, rowBytes, rows, cols, false);
                     }
                 }
             }
