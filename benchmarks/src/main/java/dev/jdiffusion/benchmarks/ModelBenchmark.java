@@ -21,9 +21,11 @@ import java.util.Locale;
  * The end-to-end figures of Stable Diffusion at full size, on synthetic SD 1.5-shaped weights (written first
  * if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step (batch 2) at
  * 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to 512x512, and a whole 512x512 txt2img (when the
- * folder has a {@code tokenizer/}). The FMA peak is calibrated first in the same run; every figure prints its
- * best time, its work (the products, convolutions and attention counted op by op), GFLOP/s, the share of that
- * peak, and its own peak resident memory.
+ * folder has a {@code tokenizer/}). Every figure prints its best time, its work (the products, convolutions and
+ * attention counted op by op), GFLOP/s, the FMA peak calibrated just before and just after it (the higher of the
+ * two), the share of that peak, and its own peak resident memory. The peak is taken around each figure rather
+ * than once per run because a shared or virtual machine's speed drifts over minutes; the higher calibration keeps
+ * the shares on the cautious side.
  *
  * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile]</pre>
  *
@@ -33,12 +35,12 @@ import java.util.Locale;
  */
 public final class ModelBenchmark {
     private final ProfilingBackend backend;
-    private final double peakGflops;
+    private final int threads;
     private final int runs;
 
-    private ModelBenchmark(ProfilingBackend backend, double peakGflops, int runs) {
+    private ModelBenchmark(ProfilingBackend backend, int threads, int runs) {
         this.backend = backend;
-        this.peakGflops = peakGflops;
+        this.threads = threads;
         this.runs = runs;
     }
 
@@ -63,17 +65,16 @@ public final class ModelBenchmark {
             System.out.println("writing synthetic SD 1.5 weights (" + dtype + ") to " + folder);
             SyntheticStableDiffusion.writeSd15(folder, 0, dtype);
         }
-        double peak = FmaPeak.measure(threads);
-        System.out.printf(Locale.ROOT, "model %s (%s weights), %d of %d cores, FMA peak %.1f GFLOP/s, best of %d runs%n%n",
-                folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), peak, runs);
+        System.out.printf(Locale.ROOT, "model %s (%s weights), %d of %d cores, best of %d runs%n%n",
+                folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), runs);
         if (profile) {
-            profileUNetStep(folder, threads, peak);
+            profileUNetStep(folder, threads);
             return;
         }
-        System.out.println("| figure | seconds | GFLOP | GFLOP/s | of peak | peak resident |");
-        System.out.println("|---|---:|---:|---:|---:|---:|");
+        System.out.println("| figure | seconds | GFLOP | GFLOP/s | FMA peak | of peak | peak resident |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|");
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads))) {
-            new ModelBenchmark(backend, peak, runs).run(folder, steps);
+            new ModelBenchmark(backend, threads, runs).run(folder, steps);
         }
     }
 
@@ -114,6 +115,7 @@ public final class ModelBenchmark {
     /** Runs {@code work} {@code runs} times and prints one row of the table: the best run, and the peak of them all. */
     private void figure(String what, int runs, Runnable work) {
         backend.releaseCachedMemory(); // the activation buffers of the figure before belong to that figure
+        double peakBefore = measurePeak(threads);
         boolean ownPeak = ProcessMemory.resetPeak();
         double best = Double.MAX_VALUE;
         double first = 0;
@@ -127,11 +129,13 @@ public final class ModelBenchmark {
             best = Math.min(best, seconds);
             flops = backend.totalFlops();
         }
+        double residentBytes = ProcessMemory.peakResidentBytes();
+        double peakGflops = Math.max(peakBefore, measurePeak(threads));
         double rate = flops / 1e9 / best;
-        System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f%% | %.2f GB%s |%n", what, best, flops / 1e9, rate,
-                100 * rate / peakGflops, ProcessMemory.peakResidentBytes() / 1e9, ownPeak ? "" : " (process)");
+        System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f | %.0f%% | %.2f GB%s |%n", what, best, flops / 1e9,
+                rate, peakGflops, 100 * rate / peakGflops, residentBytes / 1e9, ownPeak ? "" : " (process)");
         if (runs > 1 && first - best > 0.05 * best) {
-            System.out.printf(Locale.ROOT, "|   first run (packs the weights) | %.3f | | | | |%n", first);
+            System.out.printf(Locale.ROOT, "|   first run (packs the weights) | %.3f | | | | | |%n", first);
         }
     }
 
@@ -148,8 +152,21 @@ public final class ModelBenchmark {
         return null;
     }
 
-    /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op, against the FMA peak of the same run. */
-    private static void profileUNetStep(Path folder, int threads, double peak) {
+    /** The FMA peak on {@code threads} threads now, in GFLOP/s. */
+    private static double measurePeak(int threads) {
+        try {
+            return FmaPeak.measure(threads);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while calibrating the FMA peak", e);
+        }
+    }
+
+    /**
+     * One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op, against the FMA peak calibrated
+     * just before and just after each (the higher of the two).
+     */
+    private static void profileUNetStep(Path folder, int threads) {
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
             TorchGenerator random = new TorchGenerator(0);
@@ -157,9 +174,13 @@ public final class ModelBenchmark {
                     Tensor latents = backend.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64)) {
                 unet.forward(latents, new float[] {999}, context).close(); // warm up, and pack the weights
                 backend.reset();
+                double peakBefore = measurePeak(threads);
                 long start = System.nanoTime();
                 unet.forward(latents, new float[] {999}, context).close();
-                System.out.printf(Locale.ROOT, "U-Net step, batch 2, 64x64: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                double peak = Math.max(peakBefore, measurePeak(threads));
+                System.out.printf(Locale.ROOT, "U-Net step, batch 2, 64x64: %.3f s, FMA peak %.1f GFLOP/s around it%n%n",
+                        seconds, peak);
                 System.out.print(backend.report(peak));
             }
         }
@@ -168,9 +189,13 @@ public final class ModelBenchmark {
                 Tensor latents = backend.fromFloats(new TorchGenerator(1).randn(4 * 64 * 64), 1, 4, 64, 64)) {
             vae.decode(latents).close(); // warm up
             backend.reset();
+            double peakBefore = measurePeak(threads);
             long start = System.nanoTime();
             vae.decode(latents).close();
-            System.out.printf(Locale.ROOT, "%nVAE decode, 64x64 latent to 512x512: %.3f s%n%n", (System.nanoTime() - start) / 1e9);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            double peak = Math.max(peakBefore, measurePeak(threads));
+            System.out.printf(Locale.ROOT, "%nVAE decode, 64x64 latent to 512x512: %.3f s, FMA peak %.1f GFLOP/s around it%n%n",
+                    seconds, peak);
             System.out.print(backend.report(peak));
         }
     }
