@@ -222,11 +222,11 @@ final class AttentionKernel {
             // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0, rescale by 1
             VectorMask<Float> unseen = newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
             FloatVector shift = newMax.blend(0f, unseen);
-            FloatVector rescale = VectorMath.exp(oldMax.sub(shift)).blend(1f, unseen);
+            FloatVector rescale = VectorMath.expOfNonPositive(oldMax.sub(shift)).blend(1f, unseen);
             FloatVector sum = FloatVector.zero(S);
             for (int j = 0; j < nk; j++) {
                 int at = base + j * NR;
-                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, p, at).sub(shift));
+                FloatVector e = VectorMath.expOfNonPositive(FloatVector.fromArray(S, p, at).sub(shift));
                 if (causal) {
                     e = e.blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
                 }

@@ -82,7 +82,7 @@ final class RowKernels {
                 for (int i = 0; i < width; i += S.length()) {
                     VectorMask<Float> m = S.indexInRange(i, width);
                     long o = base + (long) i * Float.BYTES;
-                    FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(S, x, o, ORDER, m).sub(max));
+                    FloatVector e = VectorMath.expOfNonPositive(FloatVector.fromMemorySegment(S, x, o, ORDER, m).sub(max));
                     e.intoMemorySegment(out, o, ORDER, m);
                     sumV = sumV.add(e, m);
                 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.function.UnaryOperator;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
@@ -11,15 +12,36 @@ class VectorMathTest {
 
     @Test
     void expIsAccurateOverTheWholeRange() {
+        assertAccurate(VectorMath::exp, 88.3f);
+    }
+
+    @Test
+    void expOfNonPositiveIsAccurateUpToZero() {
+        assertAccurate(VectorMath::expOfNonPositive, 0f);
+    }
+
+    @Test
+    void expOfNonPositiveSaturatesAtZero() {
+        float[] x = new float[FloatVector.SPECIES_PREFERRED.length()];
+        x[0] = -1000f;
+        x[1] = Float.NEGATIVE_INFINITY;
+        float[] y = new float[x.length];
+        VectorMath.expOfNonPositive(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+        assertTrue(y[0] >= 0 && y[0] < 1e-37f, "exp(-1000) = " + y[0]);
+        assertTrue(y[1] >= 0 && y[1] < 1e-37f, "exp(-inf) = " + y[1]);
+        assertEquals(1f, y[2]);
+    }
+
+    private static void assertAccurate(UnaryOperator<FloatVector> exp, float upTo) {
         int lanes = FloatVector.SPECIES_PREFERRED.length();
         float[] x = new float[lanes];
         float[] y = new float[lanes];
         double worst = 0;
-        for (float start = -87.3f; start < 88.3f; start += 0.0137f * lanes) {
+        for (float start = -87.3f; start < upTo; start += 0.0137f * lanes) {
             for (int i = 0; i < lanes; i++) {
-                x[i] = Math.min(88.3f, start + 0.0137f * i);
+                x[i] = Math.min(upTo, start + 0.0137f * i);
             }
-            VectorMath.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+            exp.apply(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
             for (int i = 0; i < lanes; i++) {
                 double exact = Math.exp(x[i]);
                 double relative = Math.abs(y[i] - exact) / exact;
