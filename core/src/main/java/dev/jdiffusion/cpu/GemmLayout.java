@@ -42,15 +42,19 @@ final class GemmLayout {
      * run of panels and runs them. The row tiles come in a multiple of the thread count, of equal height (whole
      * strips), so that no thread is left with one tile more than the others (4096 rows in 384-row tiles would be
      * eleven: six for one thread, five for the other); where there are few, the panels are split too, for
-     * enough tasks that uneven ones still balance.
+     * enough tasks that uneven ones still balance. Rows that fit one tile stay in one: every row tile reads
+     * (and widens) all of its panels, which for a short product costs more than the multiplications, so
+     * there the threads share the panels instead of the rows.
      */
     static void forEachTile(Parallel parallel, int m, int panels, TileBody body) {
         int threads = parallel.threads();
         int tiles = (m + MC - 1) / MC;
-        tiles = (tiles + threads - 1) / threads * threads;
+        if (tiles > 1) {
+            tiles = (tiles + threads - 1) / threads * threads;
+        }
         int rowsPerTile = Math.max(MR, ((m + tiles - 1) / tiles + MR - 1) / MR * MR);
         int rowBlocks = (m + rowsPerTile - 1) / rowsPerTile;
-        int wantedColumnBlocks = Math.min(panels, Math.max(1, (4 * threads + rowBlocks - 1) / rowBlocks));
+        int wantedColumnBlocks = Math.min(panels, columnBlocksFor(threads, rowBlocks));
         int panelsPerBlock = (panels + wantedColumnBlocks - 1) / wantedColumnBlocks;
         int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
         parallel.forEach(rowBlocks * columnBlocks, tile -> {
@@ -58,5 +62,17 @@ final class GemmLayout {
             int p0 = tile % columnBlocks * panelsPerBlock;
             body.run(m0, Math.min(rowsPerTile, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
         });
+    }
+
+    /**
+     * How many runs of panels to cut the columns into: every run packs its rows of A again, so none for one
+     * thread; two per thread for a single row tile, so that a thread held up can be made up for; else enough
+     * that there are four tasks per thread.
+     */
+    private static int columnBlocksFor(int threads, int rowBlocks) {
+        if (threads == 1) {
+            return 1;
+        }
+        return rowBlocks == 1 ? 2 * threads : Math.max(1, (4 * threads + rowBlocks - 1) / rowBlocks);
     }
 }
