@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Multi-head attention computed flash-style: for each block of queries, the keys are visited in blocks
  * with an online softmax (running maximum and sum; earlier partial results rescaled when the maximum
  * grows), so memory is O(block x head width) whatever the sequence length; the full score matrix is
- * never formed. Per head, the keys and values are packed once (in parallel), then the query blocks run
- * in parallel over them.
+ * never formed. The keys and values of every head are packed once (in parallel; a copy the size of K and
+ * V), then the query blocks of all heads run in parallel over them.
  *
  * <p>Both products run on register-blocked micro-kernels ({@link #MR} x {@link #NR} tiles, like the
  * GEMM's), and both keep the queries on the wide side: the scores as {@code S^T = K Q^T} (keys as rows),
@@ -58,7 +58,7 @@ final class AttentionKernel {
     }
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-    private static final ThreadLocal<float[][]> PACKED_HEAD = ThreadLocal.withInitial(() -> new float[][] {{}, {}});
+    private static final ThreadLocal<float[][]> PACKED_HEADS = ThreadLocal.withInitial(() -> new float[][] {{}, {}});
 
     private AttentionKernel() {}
 
@@ -82,35 +82,40 @@ final class AttentionKernel {
         int queryBlocks = (queries + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int keyBlocks = (keys + KEY_BLOCK - 1) / KEY_BLOCK;
         int paddedDim = (headDim + MR - 1) / MR * MR;
-        // one head's keys and values, packed once and shared by all its query blocks; the buffers belong to
+        int items = batch * heads;
+        int keysPerItem = keyBlocks * KEY_BLOCK * headDim;
+        int valuesPerItem = keyBlocks * KEY_BLOCK * paddedDim;
+        // every head's keys and values, packed once and shared by all its query blocks; the buffers belong to
         // the calling thread and are reused by its later calls
-        float[][] buffers = PACKED_HEAD.get();
-        if (buffers[0].length < keyBlocks * KEY_BLOCK * headDim || buffers[1].length < keyBlocks * KEY_BLOCK * paddedDim) {
-            buffers[0] = new float[Math.max(buffers[0].length, keyBlocks * KEY_BLOCK * headDim)];
-            buffers[1] = new float[Math.max(buffers[1].length, keyBlocks * KEY_BLOCK * paddedDim)];
+        float[][] buffers = PACKED_HEADS.get();
+        if (buffers[0].length < items * keysPerItem || buffers[1].length < items * valuesPerItem) {
+            buffers[0] = new float[Math.max(buffers[0].length, items * keysPerItem)];
+            buffers[1] = new float[Math.max(buffers[1].length, items * valuesPerItem)];
         }
         float[] packedKeys = buffers[0];
         float[] packedValues = buffers[1];
         int width = heads * headDim;
-        for (int b = 0; b < batch; b++) {
-            for (int head = 0; head < heads; head++) {
-                long first = (long) b * keys * width + (long) head * headDim;
-                parallel.forEach(keyBlocks, kb -> {
-                    int nk = Math.min(KEY_BLOCK, keys - kb * KEY_BLOCK);
-                    long firstKey = first + (long) kb * KEY_BLOCK * width;
-                    packKeys(k, firstKey, width, nk, headDim, packedKeys, kb * KEY_BLOCK * headDim);
-                    packValues(v, firstKey, width, nk, headDim, paddedDim, packedValues, kb * KEY_BLOCK * paddedDim);
-                });
-                int batchItem = b;
-                int h = head;
-                parallel.forEach(queryBlocks, qb -> block(q, packedKeys, packedValues, out, batchItem, h,
-                        qb * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal));
-            }
-        }
+        // one task list over all heads, not one per head: a head's last query blocks would otherwise leave
+        // the other threads waiting at every head
+        parallel.forEach(items * keyBlocks, task -> {
+            int item = task / keyBlocks;
+            int kb = task % keyBlocks;
+            int nk = Math.min(KEY_BLOCK, keys - kb * KEY_BLOCK);
+            long firstKey = ((long) (item / heads) * keys + (long) kb * KEY_BLOCK) * width + (long) (item % heads) * headDim;
+            packKeys(k, firstKey, width, nk, headDim, packedKeys, item * keysPerItem + kb * KEY_BLOCK * headDim);
+            packValues(v, firstKey, width, nk, headDim, paddedDim, packedValues,
+                    item * valuesPerItem + kb * KEY_BLOCK * paddedDim);
+        });
+        parallel.forEach(items * queryBlocks, task -> {
+            int item = task / queryBlocks;
+            block(q, packedKeys, item * keysPerItem, packedValues, item * valuesPerItem, out, item / heads, item % heads,
+                    task % queryBlocks * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal);
+        });
     }
 
-    private static void block(MemorySegment q, float[] packedKeys, float[] packedValues, MemorySegment out, int b,
-            int head, int q0, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
+    private static void block(MemorySegment q, float[] packedKeys, int keysOffset, float[] packedValues, int valuesOffset,
+            MemorySegment out, int b, int head, int q0, int queries, int keys, int heads, int headDim, float scale,
+            boolean causal) {
         Scratch s = SCRATCH.get();
         s.fit(headDim);
         int width = heads * headDim;
@@ -123,7 +128,7 @@ final class AttentionKernel {
         int keyLimit = causal ? Math.min(keys, q0 + nq) : keys;
         for (int k0 = 0; k0 < keyLimit; k0 += KEY_BLOCK) {
             int nk = Math.min(KEY_BLOCK, keyLimit - k0);
-            int keyBase = k0 * headDim;
+            int keyBase = keysOffset + k0 * headDim;
             for (int strip = 0; strip * MR < nk; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
                     // S^T tile straight into its place in the P^T panels (MR consecutive rows of NR)
@@ -132,7 +137,7 @@ final class AttentionKernel {
                 }
             }
             softmaxBlock(s, nq, nk, causal ? q0 - k0 : Integer.MAX_VALUE);
-            int valueBase = k0 * s.paddedDim;
+            int valueBase = valuesOffset + k0 * s.paddedDim;
             // O^T = O^T * rescale + V^T P^T, the rescale applied as each tile is loaded; the first block starts from zero
             float[] rescale = k0 == 0 ? null : s.rescale;
             for (int strip = 0; strip * MR < s.paddedDim; strip++) {
