@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Multi-head attention computed flash-style: for each block of queries, the keys are visited in blocks
  * with an online softmax (running maximum and sum; earlier partial results rescaled when the maximum
  * grows), so memory is O(block x head width) whatever the sequence length; the full score matrix is
- * never formed. The keys and values of every head are packed once (in parallel; a copy the size of K and
- * V), then the query blocks of all heads run in parallel over them.
+ * never formed. The keys and values of a group of heads are packed once (in parallel; at most
+ * {@link #PACKED_FLOATS} floats each), then the query blocks of all those heads run in parallel over them.
  *
  * <p>Both products run on register-blocked micro-kernels ({@link #MR} x {@link #NR} tiles, like the
  * GEMM's), and both keep the queries on the wide side: the scores as {@code S^T = K Q^T} (keys as rows),
@@ -34,6 +34,11 @@ final class AttentionKernel {
     private static final int QUERY_BLOCK = 3 * NR;
     /** Keys per block: a whole number of MR-row strips (4096 keys are 32 blocks). */
     private static final int KEY_BLOCK = 16 * MR;
+    /**
+     * Most floats of packed keys (and of values) held at once: 32 MB each, room for all sixteen heads of a guided
+     * 64x64-latent step (4096 tokens, 40 wide) in one group.
+     */
+    private static final int PACKED_FLOATS = 1 << 23;
     private static final FloatVector LANE_INDEX = FloatVector.fromArray(S, laneIndices(), 0);
 
     /** Per-thread buffers, grown to the largest head width seen. */
@@ -79,38 +84,53 @@ final class AttentionKernel {
      */
     static void attention(Parallel parallel, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment out,
             int batch, int queries, int keys, int heads, int headDim, float scale, boolean causal) {
+        attention(parallel, q, k, v, out, batch, queries, keys, heads, headDim, scale, causal, PACKED_FLOATS);
+    }
+
+    /** As above, the heads packed in groups of at most {@code packedFloats} floats of keys (and of values). */
+    static void attention(Parallel parallel, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment out,
+            int batch, int queries, int keys, int heads, int headDim, float scale, boolean causal, int packedFloats) {
         int queryBlocks = (queries + QUERY_BLOCK - 1) / QUERY_BLOCK;
         int keyBlocks = (keys + KEY_BLOCK - 1) / KEY_BLOCK;
         int paddedDim = (headDim + MR - 1) / MR * MR;
         int items = batch * heads;
         int keysPerItem = keyBlocks * KEY_BLOCK * headDim;
         int valuesPerItem = keyBlocks * KEY_BLOCK * paddedDim;
-        // every head's keys and values, packed once and shared by all its query blocks; the buffers belong to
+        // heads (of all batch items) go in groups whose packed keys and values stay under packedFloats each
+        int group = Math.max(1, Math.min(items, packedFloats / valuesPerItem));
+        // the packed keys and values, shared by all the query blocks of their head; the buffers belong to
         // the calling thread and are reused by its later calls
         float[][] buffers = PACKED_HEADS.get();
-        if (buffers[0].length < items * keysPerItem || buffers[1].length < items * valuesPerItem) {
-            buffers[0] = new float[Math.max(buffers[0].length, items * keysPerItem)];
-            buffers[1] = new float[Math.max(buffers[1].length, items * valuesPerItem)];
+        if (buffers[0].length < group * keysPerItem || buffers[1].length < group * valuesPerItem) {
+            buffers[0] = new float[Math.max(buffers[0].length, group * keysPerItem)];
+            buffers[1] = new float[Math.max(buffers[1].length, group * valuesPerItem)];
         }
         float[] packedKeys = buffers[0];
         float[] packedValues = buffers[1];
         int width = heads * headDim;
-        // one task list over all heads, not one per head: a head's last query blocks would otherwise leave
-        // the other threads waiting at every head
-        parallel.forEach(items * keyBlocks, task -> {
-            int item = task / keyBlocks;
-            int kb = task % keyBlocks;
-            int nk = Math.min(KEY_BLOCK, keys - kb * KEY_BLOCK);
-            long firstKey = ((long) (item / heads) * keys + (long) kb * KEY_BLOCK) * width + (long) (item % heads) * headDim;
-            packKeys(k, firstKey, width, nk, headDim, packedKeys, item * keysPerItem + kb * KEY_BLOCK * headDim);
-            packValues(v, firstKey, width, nk, headDim, paddedDim, packedValues,
-                    item * valuesPerItem + kb * KEY_BLOCK * paddedDim);
-        });
-        parallel.forEach(items * queryBlocks, task -> {
-            int item = task / queryBlocks;
-            block(q, packedKeys, item * keysPerItem, packedValues, item * valuesPerItem, out, item / heads, item % heads,
-                    task % queryBlocks * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal);
-        });
+        for (int first = 0; first < items; first += group) {
+            int firstItem = first;
+            int count = Math.min(group, items - first);
+            // one task list over the group's heads, not one per head: a head's last query blocks would
+            // otherwise leave the other threads waiting at every head
+            parallel.forEach(count * keyBlocks, task -> {
+                int slot = task / keyBlocks;
+                int item = firstItem + slot;
+                int kb = task % keyBlocks;
+                int nk = Math.min(KEY_BLOCK, keys - kb * KEY_BLOCK);
+                long firstKey = ((long) (item / heads) * keys + (long) kb * KEY_BLOCK) * width
+                        + (long) (item % heads) * headDim;
+                packKeys(k, firstKey, width, nk, headDim, packedKeys, slot * keysPerItem + kb * KEY_BLOCK * headDim);
+                packValues(v, firstKey, width, nk, headDim, paddedDim, packedValues,
+                        slot * valuesPerItem + kb * KEY_BLOCK * paddedDim);
+            });
+            parallel.forEach(count * queryBlocks, task -> {
+                int slot = task / queryBlocks;
+                int item = firstItem + slot;
+                block(q, packedKeys, slot * keysPerItem, packedValues, slot * valuesPerItem, out, item / heads,
+                        item % heads, task % queryBlocks * QUERY_BLOCK, queries, keys, heads, headDim, scale, causal);
+            });
+        }
     }
 
     private static void block(MemorySegment q, float[] packedKeys, int keysOffset, float[] packedValues, int valuesOffset,
