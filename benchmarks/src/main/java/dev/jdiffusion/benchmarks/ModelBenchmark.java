@@ -162,41 +162,38 @@ public final class ModelBenchmark {
         }
     }
 
-    /**
-     * One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op, against the FMA peak calibrated
-     * just before and just after each (the higher of the two).
-     */
+    /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op. */
     private static void profileUNetStep(Path folder, int threads) {
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
             TorchGenerator random = new TorchGenerator(0);
             try (Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
                     Tensor latents = backend.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64)) {
-                unet.forward(latents, new float[] {999}, context).close(); // warm up, and pack the weights
-                backend.reset();
-                double peakBefore = measurePeak(threads);
-                long start = System.nanoTime();
-                unet.forward(latents, new float[] {999}, context).close();
-                double seconds = (System.nanoTime() - start) / 1e9;
-                double peak = Math.max(peakBefore, measurePeak(threads));
-                System.out.printf(Locale.ROOT, "U-Net step, batch 2, 64x64: %.3f s, FMA peak %.1f GFLOP/s around it%n%n",
-                        seconds, peak);
-                System.out.print(backend.report(peak));
+                profilePass("U-Net step, batch 2, 64x64", backend, threads,
+                        () -> unet.forward(latents, new float[] {999}, context).close());
             }
         }
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
                 AutoencoderKL vae = AutoencoderKL.load(folder.resolve("vae"), backend);
                 Tensor latents = backend.fromFloats(new TorchGenerator(1).randn(4 * 64 * 64), 1, 4, 64, 64)) {
-            vae.decode(latents).close(); // warm up
-            backend.reset();
-            double peakBefore = measurePeak(threads);
-            long start = System.nanoTime();
-            vae.decode(latents).close();
-            double seconds = (System.nanoTime() - start) / 1e9;
-            double peak = Math.max(peakBefore, measurePeak(threads));
-            System.out.printf(Locale.ROOT, "%nVAE decode, 64x64 latent to 512x512: %.3f s, FMA peak %.1f GFLOP/s around it%n%n",
-                    seconds, peak);
-            System.out.print(backend.report(peak));
+            System.out.println();
+            profilePass("VAE decode, 64x64 latent to 512x512", backend, threads, () -> vae.decode(latents).close());
         }
+    }
+
+    /**
+     * Runs {@code pass} once to warm up (and pack the weights), then once more measured, and prints its time and
+     * per-op table against the FMA peak calibrated just before and just after it (the higher of the two).
+     */
+    private static void profilePass(String what, ProfilingBackend backend, int threads, Runnable pass) {
+        pass.run();
+        backend.reset();
+        double peakBefore = measurePeak(threads);
+        long start = System.nanoTime();
+        pass.run();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double peak = Math.max(peakBefore, measurePeak(threads));
+        System.out.printf(Locale.ROOT, "%s: %.3f s, FMA peak %.1f GFLOP/s around it%n%n", what, seconds, peak);
+        System.out.print(backend.report(peak));
     }
 }
