@@ -132,8 +132,8 @@ public final class ModelBenchmark {
         double residentBytes = ProcessMemory.peakResidentBytes();
         double peakGflops = Math.max(peakBefore, measurePeak(threads));
         double rate = flops / 1e9 / best;
-        System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f | %.0f%% | %.2f GB%s |%n", what, best, flops / 1e9,
-                rate, peakGflops, 100 * rate / peakGflops, residentBytes / 1e9, ownPeak ? "" : " (process)");
+        System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f | %.0f%% | %.2f GB%s |%n", what, best,
+                flops / 1e9, rate, peakGflops, 100 * rate / peakGflops, residentBytes / 1e9, ownPeak ? "" : " (process)");
         if (runs > 1 && first - best > 0.05 * best) {
             System.out.printf(Locale.ROOT, "|   first run (packs the weights) | %.3f | | | | | |%n", first);
         }

@@ -133,9 +133,9 @@ final class AttentionKernel {
         }
     }
 
-    private static void block(MemorySegment q, float[] packedKeys, int keysOffset, float[] packedValues, int valuesOffset,
-            MemorySegment out, int b, int head, int q0, int queries, int keys, int heads, int headDim, float scale,
-            boolean causal) {
+    private static void block(MemorySegment q, float[] packedKeys, int keysOffset, float[] packedValues,
+            int valuesOffset, MemorySegment out, int b, int head, int q0, int queries, int keys, int heads, int headDim,
+            float scale, boolean causal) {
         Scratch s = SCRATCH.get();
         s.fit(headDim);
         int width = heads * headDim;

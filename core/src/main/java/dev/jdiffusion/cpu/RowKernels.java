@@ -82,7 +82,8 @@ final class RowKernels {
                 for (int i = 0; i < width; i += S.length()) {
                     VectorMask<Float> m = S.indexInRange(i, width);
                     long o = base + (long) i * Float.BYTES;
-                    FloatVector e = VectorMath.expOfNonPositive(FloatVector.fromMemorySegment(S, x, o, ORDER, m).sub(max));
+                    FloatVector shifted = FloatVector.fromMemorySegment(S, x, o, ORDER, m).sub(max);
+                    FloatVector e = VectorMath.expOfNonPositive(shifted);
                     e.intoMemorySegment(out, o, ORDER, m);
                     sumV = sumV.add(e, m);
                 }

@@ -41,6 +41,9 @@ final class VectorStripWriter implements StripWriter {
         if (GemmLayout.MR != 6) {
             throw new AssertionError("the interleaving is written for 6-row strips");
         }
+        if (LANES.length() != VL) {
+            throw new AssertionError("the permutes need as many int lanes as float lanes");
+        }
         for (int j = 0; j < 6; j++) {
             int[] firstTwo = new int[VL];
             int[] third = new int[VL];

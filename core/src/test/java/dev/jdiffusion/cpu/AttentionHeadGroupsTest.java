@@ -33,7 +33,8 @@ class AttentionHeadGroupsTest {
     private static float[] run(Parallel parallel, Arena arena, MemorySegment q, MemorySegment k, MemorySegment v,
             int batch, int queries, int keys, int heads, int headDim, int packedFloats) {
         MemorySegment out = arena.allocate((long) batch * queries * heads * headDim * Float.BYTES, 64);
-        AttentionKernel.attention(parallel, q, k, v, out, batch, queries, keys, heads, headDim, 0.2f, false, packedFloats);
+        AttentionKernel.attention(parallel, q, k, v, out, batch, queries, keys, heads, headDim, 0.2f, false,
+                packedFloats);
         return out.toArray(ValueLayout.JAVA_FLOAT);
     }
 
