@@ -22,7 +22,7 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
     private static final ThreadLocal<int[]> ROW_PIXELS = ThreadLocal.withInitial(() -> new int[3 * GemmLayout.MR]);
 
     @Override
-    public void pack(int m0, int mc, int k0, int kc, float[] packed, StripWriter writer) {
+    public void pack(int m0, int mc, int k0, int kc, float[] packed, int at, StripWriter writer) {
         int mr = GemmLayout.MR;
         int k1 = k0 + kc;
         long[] rowOffsets = ROW_OFFSETS.get();
@@ -59,8 +59,8 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
                         rowOffsets[r] = (sourcePixel * channels + cFrom) * Float.BYTES;
                     }
                 }
-                int at = strip * kc * mr + (tap * channels + cFrom - k0) * mr;
-                writer.writeRows(input, rowOffsets, cTo - cFrom, packed, at);
+                int runAt = at + strip * kc * mr + (tap * channels + cFrom - k0) * mr;
+                writer.writeRows(input, rowOffsets, cTo - cFrom, packed, runAt);
             }
         }
     }

@@ -7,7 +7,7 @@ record DenseRows(MemorySegment matrix, int columns) implements RowSource {
     private static final ThreadLocal<long[]> ROW_OFFSETS = ThreadLocal.withInitial(() -> new long[GemmLayout.MR]);
 
     @Override
-    public void pack(int m0, int mc, int k0, int kc, float[] packed, StripWriter writer) {
+    public void pack(int m0, int mc, int k0, int kc, float[] packed, int at, StripWriter writer) {
         int mr = GemmLayout.MR;
         long[] rowOffsets = ROW_OFFSETS.get();
         for (int strip = 0; strip * mr < mc; strip++) {
@@ -15,7 +15,7 @@ record DenseRows(MemorySegment matrix, int columns) implements RowSource {
                 int row = strip * mr + r;
                 rowOffsets[r] = row < mc ? ((long) (m0 + row) * columns + k0) * Float.BYTES : -1;
             }
-            writer.writeRows(matrix, rowOffsets, kc, packed, strip * kc * mr);
+            writer.writeRows(matrix, rowOffsets, kc, packed, at + strip * kc * mr);
         }
     }
 }

@@ -10,13 +10,14 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@code C[m, n] = A[m, k] B^T + bias} with B in packed panels ({@link PackedMatrix}).
  *
- * <p>Classic three-level blocking: the work is cut into tiles of {@link GemmLayout#MC} rows by a run of column
- * panels, spread over the threads; within a tile, K is walked in even blocks of at most {@link GemmLayout#KC}; the
- * block of A is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
+ * <p>Classic three-level blocking: the work is cut into tiles of at most {@link GemmLayout#MC} rows by a run of
+ * column panels, spread over the threads ({@link GemmLayout#tiling}); within a tile, K is walked in even blocks of
+ * at most {@link GemmLayout#KC}; each block of A is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
  * register-blocked micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two
  * vectors of columns, twelve accumulators that start from C's running sums (or the bias), stay in registers
  * across the whole K block and are stored back once. The B block of a panel (KC x NR floats) stays in L1
- * while every strip of the tile passes over it.
+ * while every strip of the tile passes over it. A tile with a wide part of C packs A for all of K first and
+ * finishes C one panel at a time, so that part need not come back from L3 for every K block.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -27,7 +28,8 @@ final class GemmKernel {
     static final int MC = GemmLayout.MC;
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    private static final ThreadLocal<float[]> PACKED_A =
+            ThreadLocal.withInitial(() -> new float[Math.max(MC * KC, GemmLayout.WHOLE_K_FLOATS)]);
     /** Where a tile cut by C's edge is computed, its valid part staged in and out. */
     private static final ThreadLocal<MemorySegment> TILE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, 64));
@@ -54,47 +56,81 @@ final class GemmKernel {
             return;
         }
         MemorySegment panels = b.panels(parallel);
-        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
+        GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.panels);
+        if (tiling.wholeK()) {
+            tiling.forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c));
+        } else {
+            tiling.forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c));
+        }
     }
 
-    private static void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+    /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */
+    private static void blockByBlock(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
-        MemorySegment edgeTile = TILE.get();
-        long edgeTileRow = NR * Float.BYTES;
         int k = b.in;
-        long rowBytes = (long) b.out * Float.BYTES;
         int step = GemmLayout.kBlock(k);
         for (int k0 = 0; k0 == 0 || k0 < k; k0 += step) {
             int kc = Math.min(step, k - k0);
             if (kc > 0) {
-                a.pack(m0, mc, k0, kc, packedA, VectorStripWriter.INSTANCE);
+                a.pack(m0, mc, k0, kc, packedA, 0, VectorStripWriter.INSTANCE);
             }
-            boolean first = k0 == 0;
             for (int p = p0; p < p1; p++) {
-                // A slice per panel: the kernel then walks B from offset 0, which lets C2 drop its bounds checks.
-                MemorySegment panel = panelBlock(b, panels, p, k0, kc);
-                int col = p * NR;
-                int cols = Math.min(NR, b.out - col);
-                // Where the sums start: the bias (or zeros) in the first K block, read once per row; C after.
-                MemorySegment start = first ? (bias == null ? ZEROS : bias) : c;
-                long biasOffset = bias == null ? 0 : (long) col * Float.BYTES;
-                long startStride = first ? 0 : rowBytes;
-                for (int i = 0; i < mc; i += MR) {
-                    int rows = Math.min(MR, mc - i);
-                    long at = ((long) (m0 + i) * b.out + col) * Float.BYTES;
-                    long from = first ? biasOffset : at;
-                    int strip = (i / MR) * kc * MR;
-                    if (rows == MR && cols == NR) {
-                        microKernel(packedA, strip, kc, panel, start, from, startStride, c, at, rowBytes);
-                    } else {
-                        // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
-                        // every element of C sees the same operations whatever its place in the tiling.
-                        copyBlock(start, from, startStride, edgeTile, 0, edgeTileRow, rows, cols, true);
-                        microKernel(packedA, strip, kc, panel, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
-                        copyBlock(edgeTile, 0, edgeTileRow, c, at, rowBytes, rows, cols, false);
-                    }
-                }
+                multiplyStrips(packedA, 0, m0, mc, b, panelBlock(b, panels, p, k0, kc), p, k0, kc, bias, c);
+            }
+        }
+    }
+
+    /**
+     * One tile, panel by panel: its rows of A are packed for the whole of K (block after block), then each
+     * panel's part of C is finished over all K blocks before the next panel's begins.
+     */
+    private static void panelByPanel(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+            MemorySegment bias, MemorySegment c) {
+        float[] packedA = PACKED_A.get();
+        int k = b.in;
+        int step = GemmLayout.kBlock(k);
+        int stripRows = (mc + MR - 1) / MR * MR;
+        for (int k0 = 0; k0 < k; k0 += step) {
+            a.pack(m0, mc, k0, Math.min(step, k - k0), packedA, stripRows * k0, VectorStripWriter.INSTANCE);
+        }
+        for (int p = p0; p < p1; p++) {
+            for (int k0 = 0; k0 < k; k0 += step) {
+                int kc = Math.min(step, k - k0);
+                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panelBlock(b, panels, p, k0, kc), p, k0, kc, bias, c);
+            }
+        }
+    }
+
+    /**
+     * Adds the product of every strip of one packed K block of A (from {@code aOffset}) and the same K block
+     * of panel {@code p} to C, the sums starting from the bias (or zero) in the first K block.
+     */
+    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, PackedMatrix b,
+            MemorySegment panel, int p, int k0, int kc, MemorySegment bias, MemorySegment c) {
+        long rowBytes = (long) b.out * Float.BYTES;
+        int col = p * NR;
+        int cols = Math.min(NR, b.out - col);
+        boolean first = k0 == 0;
+        // Where the sums start: the bias (or zeros) in the first K block, read once per row; C after.
+        MemorySegment start = first ? (bias == null ? ZEROS : bias) : c;
+        long biasOffset = bias == null ? 0 : (long) col * Float.BYTES;
+        long startStride = first ? 0 : rowBytes;
+        for (int i = 0; i < mc; i += MR) {
+            int rows = Math.min(MR, mc - i);
+            long at = ((long) (m0 + i) * b.out + col) * Float.BYTES;
+            long from = first ? biasOffset : at;
+            int strip = aOffset + (i / MR) * kc * MR;
+            if (rows == MR && cols == NR) {
+                microKernel(packedA, strip, kc, panel, start, from, startStride, c, at, rowBytes);
+            } else {
+                // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
+                // every element of C sees the same operations whatever its place in the tiling.
+                MemorySegment edgeTile = TILE.get();
+                long edgeTileRow = NR * Float.BYTES;
+                copyBlock(start, from, startStride, edgeTile, 0, edgeTileRow, rows, cols, true);
+                microKernel(packedA, strip, kc, panel, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
+                copyBlock(edgeTile, 0, edgeTileRow, c, at, rowBytes, rows, cols, false);
             }
         }
     }

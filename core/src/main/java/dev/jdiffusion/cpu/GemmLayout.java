@@ -16,6 +16,15 @@ final class GemmLayout {
      * panel (widened from 16 bits where stored so) serves all MC rows, so a tall tile spreads that cost thin.
      */
     static final int MC = 64 * MR;
+    /**
+     * Most floats of A one tile packs when it packs the whole of K: 1 MiB, half of L2, which leaves room for
+     * the tile's panel of C and the K block of weights at work.
+     */
+    static final int WHOLE_K_FLOATS = 256 * 1024;
+    /** Most bytes of C a tile that walks K block by block writes: what stays in L2 beside its block of A. */
+    static final long OUTPUT_TILE_BYTES = 1 << 20;
+    /** Fewest rows worth a whole-K tile: fewer would read (and widen) every weight panel too often. */
+    private static final int MIN_WHOLE_K_ROWS = 16 * MR;
     /** K blocks start on multiples of this many floats, so packing copies whole vectors. */
     private static final int K_ALIGNMENT = 16;
 
@@ -38,17 +47,55 @@ final class GemmLayout {
     }
 
     /**
-     * Cuts an {@code m}-row product over {@code panels} weight panels into tiles of at most {@link #MC} rows by a
-     * run of panels and runs them. The row tiles come in a multiple of the thread count, of equal height (whole
-     * strips), so that no thread is left with one tile more than the others (4096 rows in 384-row tiles would be
-     * eleven: six for one thread, five for the other); where there are few, the panels are split too, for
-     * enough tasks that uneven ones still balance. Rows that fit one tile stay in one: every row tile reads
-     * (and widens) all of its panels, which for a short product costs more than the multiplications, so
-     * there the threads share the panels instead of the rows.
+     * How a product is cut into tiles of rows by runs of weight panels, and in which order a tile walks them.
+     *
+     * @param wholeK whether a tile packs its rows of A for the whole of K first and then finishes one panel
+     *     at a time (its {@code rowsPerTile x NR} part of C stays in cache between K blocks), rather than
+     *     packing one K block at a time and passing every panel over it (each K block then updates the tile's
+     *     whole part of C, which must come back from L2)
      */
-    static void forEachTile(Parallel parallel, int m, int panels, TileBody body) {
-        int threads = parallel.threads();
-        int tiles = (m + MC - 1) / MC;
+    record Tiling(int rowsPerTile, int rowBlocks, int panelsPerBlock, int columnBlocks, boolean wholeK) {
+        /** Bytes of C one tile writes. */
+        long outputBytes() {
+            return (long) rowsPerTile * panelsPerBlock * NR * Float.BYTES;
+        }
+
+        /** Runs every tile of an {@code m}-row product over {@code panels} panels, spread over the threads. */
+        void forEach(Parallel parallel, int m, int panels, TileBody body) {
+            parallel.forEach(rowBlocks * columnBlocks, tile -> {
+                int m0 = tile / columnBlocks * rowsPerTile;
+                int p0 = tile % columnBlocks * panelsPerBlock;
+                body.run(m0, Math.min(rowsPerTile, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
+            });
+        }
+    }
+
+    /**
+     * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. A tile walks K block by block
+     * over all its panels while its part of C fits {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
+     * layers' 2560 to 10240 columns) would fetch its part of C from L3 again for every K block, so it packs
+     * its rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
+     */
+    static Tiling tiling(int threads, int m, int k, int panels) {
+        Tiling blockByBlock = tiling(threads, m, panels, MC, false);
+        if (k <= kBlock(k) || blockByBlock.outputBytes() <= OUTPUT_TILE_BYTES) {
+            return blockByBlock;
+        }
+        int rows = Math.min(MC, WHOLE_K_FLOATS / k / MR * MR);
+        return rows < MIN_WHOLE_K_ROWS ? blockByBlock : tiling(threads, m, panels, rows, true);
+    }
+
+    /**
+     * Cuts an {@code m}-row product over {@code panels} weight panels into tiles of at most {@code maxRows}
+     * rows (a multiple of {@link #MR}) by a run of panels. The row tiles come in a multiple of the thread
+     * count, of equal height (whole strips), so that no thread is left with one tile more than the others
+     * (4096 rows in 384-row tiles would be eleven: six for one thread, five for the other); where there are
+     * few, the panels are split too, for enough tasks that uneven ones still balance. Rows that fit one tile
+     * stay in one: every row tile reads (and widens) all of its panels, which for a short product costs more
+     * than the multiplications, so there the threads share the panels instead of the rows.
+     */
+    private static Tiling tiling(int threads, int m, int panels, int maxRows, boolean wholeK) {
+        int tiles = (m + maxRows - 1) / maxRows;
         if (tiles > 1) {
             tiles = (tiles + threads - 1) / threads * threads;
         }
@@ -57,11 +104,7 @@ final class GemmLayout {
         int wantedColumnBlocks = Math.min(panels, columnBlocksFor(threads, rowBlocks));
         int panelsPerBlock = (panels + wantedColumnBlocks - 1) / wantedColumnBlocks;
         int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
-        parallel.forEach(rowBlocks * columnBlocks, tile -> {
-            int m0 = tile / columnBlocks * rowsPerTile;
-            int p0 = tile % columnBlocks * panelsPerBlock;
-            body.run(m0, Math.min(rowsPerTile, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
-        });
+        return new Tiling(rowsPerTile, rowBlocks, panelsPerBlock, columnBlocks, wholeK);
     }
 
     /**

@@ -34,7 +34,10 @@ final class ScalarKernels implements CpuKernels {
             return;
         }
         MemorySegment panels = b.panels(parallel);
-        GemmLayout.forEachTile(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
+        // Whatever the vector kernel's order within a tile, each element of C sees the same operations in the
+        // same order; this one always walks K block by block.
+        GemmLayout.tiling(parallel.threads(), m, b.in, b.panels)
+                .forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
     }
 
     private void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
@@ -48,7 +51,7 @@ final class ScalarKernels implements CpuKernels {
         for (int k0 = 0; k0 == 0 || k0 < b.in; k0 += step) {
             int kc = Math.min(step, b.in - k0);
             if (kc > 0) {
-                a.pack(m0, mc, k0, kc, packed, ScalarStripWriter.INSTANCE);
+                a.pack(m0, mc, k0, kc, packed, 0, ScalarStripWriter.INSTANCE);
             }
             for (int p = p0; p < p1; p++) {
                 widen(b, panels, p, k0, kc, widened);

@@ -2,8 +2,11 @@ package dev.jdiffusion.cpu;
 
 import static dev.jdiffusion.cpu.KernelAsserts.AWKWARD;
 import static dev.jdiffusion.cpu.KernelAsserts.random;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.tensor.LinearWeight;
@@ -40,6 +43,42 @@ class LinearKernelTest {
             // K longer than one K block, M over one row tile, N over several panels.
             check(backend, r, 131, 700, 77, true);
             check(backend, r, 7, 513, 300, false);
+        }
+    }
+
+    @Test
+    void wideProductsGiveTheSameBitsWhicheverOrderTheirTilesTake() {
+        // On one thread the part of C of a tile is too wide to walk K block by block: it packs A for all
+        // of K and finishes C panel by panel. On three it is cut into narrower tiles that walk K by blocks.
+        int m = 131;
+        int k = 700;
+        int n = 2600;
+        int panels = (n + GemmLayout.NR - 1) / GemmLayout.NR;
+        assertTrue(GemmLayout.tiling(1, m, k, panels).wholeK());
+        assertFalse(GemmLayout.tiling(3, m, k, panels).wholeK());
+        Random r = new Random(11);
+        float[] a = random(r, m * k, 1);
+        float[] w = random(r, n * k, 1);
+        float[] bias = random(r, n, 1);
+        float[][] results = new float[2][];
+        int[] threadCounts = {1, 3};
+        for (int i = 0; i < 2; i++) {
+            try (CpuBackend backend = new CpuBackend(threadCounts[i], kernels());
+                    LinearWeight weight = backend.prepareLinear(w, n, k);
+                    Tensor x = backend.fromFloats(a, m, k);
+                    Tensor b = backend.fromFloats(bias, n);
+                    Tensor y = backend.linear(x, weight, b)) {
+                results[i] = y.toFloatArray();
+            }
+        }
+        assertArrayEquals(results[1], results[0]);
+        double[] expected = ScalarReference.linear(a, w, bias, m, k, n);
+        double[] magnitude = ScalarReference.linearMagnitude(a, w, bias, m, k, n);
+        for (int i = 0; i < expected.length; i++) {
+            double tolerance = 2e-7 * (k + 2) * magnitude[i];
+            if (!(Math.abs(expected[i] - results[0][i]) <= tolerance)) {
+                fail("element " + i + ": expected " + expected[i] + " got " + results[0][i]);
+            }
         }
     }
 
