@@ -1,8 +1,8 @@
 package dev.jdiffusion.cpu;
 
-import dev.jdiffusion.weights.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -35,9 +35,8 @@ final class GemmKernel {
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, 64));
     /** A row of NR zeros: where the sums start when there is no bias. */
     private static final MemorySegment ZEROS = Arena.global().allocate((long) NR * Float.BYTES, 64);
-    /** A K block of one panel widened from 16 bits; off-heap, so the kernel reads it as it reads packed memory. */
-    private static final ThreadLocal<MemorySegment> WIDENED =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) KC * NR * Float.BYTES, 64));
+    /** The K block of one panel at work, as floats. */
+    private static final ThreadLocal<float[]> PANEL_BLOCK = ThreadLocal.withInitial(() -> new float[KC * NR]);
 
     private GemmKernel() {}
 
@@ -107,7 +106,7 @@ final class GemmKernel {
      * of panel {@code p} to C, the sums starting from the bias (or zero) in the first K block.
      */
     private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, PackedMatrix b,
-            MemorySegment panel, int p, int k0, int kc, MemorySegment bias, MemorySegment c) {
+            float[] panel, int p, int k0, int kc, MemorySegment bias, MemorySegment c) {
         long rowBytes = (long) b.out * Float.BYTES;
         int col = p * NR;
         int cols = Math.min(NR, b.out - col);
@@ -136,33 +135,31 @@ final class GemmKernel {
     }
 
     /**
-     * The {@code kc x NR} block of panel {@code p} from row {@code k0}: the packed memory itself for F32,
-     * else widened from 16 bits into this thread's block buffer (reused by every strip of the tile).
+     * The {@code kc x NR} block of panel {@code p} from row {@code k0}, as floats in this thread's block buffer
+     * (reused by every strip of the tile): copied for F32, widened from 16 bits otherwise.
      */
-    private static MemorySegment panelBlock(PackedMatrix b, MemorySegment panels, int p, int k0, int kc) {
-        long count = (long) kc * NR;
+    private static float[] panelBlock(PackedMatrix b, MemorySegment panels, int p, int k0, int kc) {
+        int count = kc * NR;
         long first = ((long) p * b.in + k0) * NR;
-        if (b.storage == DType.F32) {
-            return panels.asSlice(first * Float.BYTES, count * Float.BYTES);
+        float[] block = PANEL_BLOCK.get();
+        switch (b.storage) {
+            case F32 -> MemorySegment.copy(panels, ValueLayout.JAVA_FLOAT, first * Float.BYTES, block, 0, count);
+            case F16 -> HalfPrecision.halfToFloat(panels, first * 2, block, count);
+            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, first * 2, block, count);
+            default -> throw new IllegalStateException("weights are never packed as " + b.storage);
         }
-        MemorySegment source = panels.asSlice(first * 2, count * 2);
-        MemorySegment widened = WIDENED.get().asSlice(0, count * Float.BYTES);
-        if (b.storage == DType.F16) {
-            HalfPrecision.halfToFloat(source, widened, count);
-        } else {
-            HalfPrecision.bfloat16ToFloat(source, widened, count);
-        }
-        return widened;
+        return block;
     }
 
     /**
      * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}) in
      * twelve register accumulators: they start from the {@code MR x NR} block at {@code start} (row stride
      * {@code startStride} bytes, 0 to start every row from the same bias row) and end in the block at
-     * {@code out}. {@code b} is the panel's own slice, walked from offset 0, which lets C2 drop its bounds
-     * checks and keep every vector in a register.
+     * {@code out}. Both operands are heap arrays walked by induction variables, whose bounds checks C2 hoists
+     * out of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from the same
+     * kind of memory: a kernel reading it from arrays and from segments alike compiled to a third of the speed.)
      */
-    private static void microKernel(float[] a, int aOffset, int kc, MemorySegment b, MemorySegment start,
+    private static void microKernel(float[] a, int aOffset, int kc, float[] b, MemorySegment start,
             long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
         long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride;
         long s3 = s2 + startStride, s4 = s3 + startStride, s5 = s4 + startStride;
@@ -170,11 +167,11 @@ final class GemmKernel {
         FloatVector c00 = load(start, s0), c01 = load(start, s0 + v), c10 = load(start, s1), c11 = load(start, s1 + v);
         FloatVector c20 = load(start, s2), c21 = load(start, s2 + v), c30 = load(start, s3), c31 = load(start, s3 + v);
         FloatVector c40 = load(start, s4), c41 = load(start, s4 + v), c50 = load(start, s5), c51 = load(start, s5 + v);
-        long bo = 0;
+        int bo = 0;
         int ao = aOffset;
-        for (int kk = 0; kk < kc; kk++, bo += NR * Float.BYTES, ao += MR) {
-            FloatVector b0 = FloatVector.fromMemorySegment(S, b, bo, ORDER);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, b, bo + VL * Float.BYTES, ORDER);
+        for (int kk = 0; kk < kc; kk++, bo += NR, ao += MR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
             FloatVector a0 = FloatVector.broadcast(S, a[ao]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
