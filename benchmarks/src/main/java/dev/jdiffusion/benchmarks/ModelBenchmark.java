@@ -31,7 +31,7 @@ import java.util.Locale;
  *
  * <p>{@code --steps} sets the txt2img's steps (20; 0 leaves it out); {@code --f32} writes F32 synthetic weights
  * where there are none yet. {@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE
- * decode per kind of op.
+ * decode per kind of op, and the fifteen shapes of product, convolution and attention that took longest.
  */
 public final class ModelBenchmark {
     private final ProfilingBackend backend;
@@ -162,7 +162,10 @@ public final class ModelBenchmark {
         }
     }
 
-    /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op. */
+    /** Rows of the by-shape table of a profile: the shapes that took longest. */
+    private static final int SHAPE_ROWS = 15;
+
+    /** One guided 64x64 U-Net step and one 512x512 VAE decode, per kind of op and per shape. */
     private static void profileUNetStep(Path folder, int threads) {
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
@@ -195,5 +198,7 @@ public final class ModelBenchmark {
         double peak = Math.max(peakBefore, measurePeak(threads));
         System.out.printf(Locale.ROOT, "%s: %.3f s, FMA peak %.1f GFLOP/s around it%n%n", what, seconds, peak);
         System.out.print(backend.report(peak));
+        System.out.println();
+        System.out.print(backend.reportByShape(peak, SHAPE_ROWS));
     }
 }

@@ -16,16 +16,25 @@ import java.util.function.Supplier;
 /**
  * A backend that times every op of another and counts its floating-point work, so the cost of a forward
  * pass can be read per kind of layer: {@code new ProfilingBackend(cpu)}, build the models on it, run, then
- * {@link #report(double)}. Ops are timed as the caller sees them (each op returns when its work is done).
+ * {@link #report(double)}; {@link #reportByShape(double, int)} breaks the products, convolutions and
+ * attention down further by their shapes. Ops are timed as the caller sees them (each op returns when its
+ * work is done).
  */
 public final class ProfilingBackend implements Backend {
     private final Backend inner;
     private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final Map<String, Entry> shapes = new LinkedHashMap<>();
 
     private static final class Entry {
         long calls;
         long nanos;
         double flops;
+
+        void add(long elapsed, double work) {
+            calls++;
+            nanos += elapsed;
+            flops += work;
+        }
     }
 
     public ProfilingBackend(Backend inner) {
@@ -40,17 +49,23 @@ public final class ProfilingBackend implements Backend {
     /** Forgets what was measured so far. */
     public synchronized void reset() {
         entries.clear();
+        shapes.clear();
     }
 
     private <T> T timed(String op, double flops, Supplier<T> work) {
+        return timed(op, null, flops, work);
+    }
+
+    /** Runs {@code work} and adds its time and work to {@code op}, and to {@code op + " " + shape} unless null. */
+    private <T> T timed(String op, String shape, double flops, Supplier<T> work) {
         long start = System.nanoTime();
         T result = work.get();
         long elapsed = System.nanoTime() - start;
         synchronized (this) {
-            Entry e = entries.computeIfAbsent(op, k -> new Entry());
-            e.calls++;
-            e.nanos += elapsed;
-            e.flops += flops;
+            entries.computeIfAbsent(op, k -> new Entry()).add(elapsed, flops);
+            if (shape != null) {
+                shapes.computeIfAbsent(op + " " + shape, k -> new Entry()).add(elapsed, flops);
+            }
         }
         return result;
     }
@@ -67,22 +82,39 @@ public final class ProfilingBackend implements Backend {
      * with {@code peakGflops > 0}, also the share of that peak each op reaches.
      */
     public synchronized String report(double peakGflops) {
+        return table("op", entries, peakGflops, Integer.MAX_VALUE);
+    }
+
+    /**
+     * The same table for the products, convolutions and attention by shape ({@code linear 8192x320 -> 2560}:
+     * rows x inputs -> outputs; {@code conv3x3 2x64x64x320 -> 320}: the input (channels-last, before the
+     * upsample where there is one) -> output channels; {@code attention 2x4096x4096, 8 heads of 40}: batch x queries x keys), the
+     * {@code rows} that took longest; shares are of the time of all ops.
+     */
+    public synchronized String reportByShape(double peakGflops, int rows) {
+        return table("op and shape", shapes, peakGflops, rows);
+    }
+
+    private String table(String what, Map<String, Entry> table, double peakGflops, int rows) {
         double total = entries.values().stream().mapToLong(e -> e.nanos).sum() / 1e9;
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
-                "| op | calls | seconds | share | GFLOP | GFLOP/s |%s%n|---|---:|---:|---:|---:|---:|%s%n",
-                peakGflops > 0 ? " of peak |" : "", peakGflops > 0 ? "---:|" : ""));
-        entries.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue().nanos, a.getValue().nanos)).forEach(en -> {
-            Entry e = en.getValue();
-            double seconds = e.nanos / 1e9;
-            double rate = e.flops / 1e9 / Math.max(seconds, 1e-12);
-            out.append(String.format(Locale.ROOT, "| %s | %d | %.3f | %.1f%% | %.1f | %.1f |", en.getKey(), e.calls, seconds,
-                    100 * seconds / Math.max(total, 1e-12), e.flops / 1e9, rate));
-            if (peakGflops > 0) {
-                out.append(String.format(Locale.ROOT, " %.0f%% |", 100 * rate / peakGflops));
-            }
-            out.append('\n');
-        });
-        out.append(String.format(Locale.ROOT, "| total | | %.3f | 100%% | | |%n", total));
+                "| %s | calls | seconds | share | GFLOP | GFLOP/s |%s%n|---|---:|---:|---:|---:|---:|%s%n",
+                what, peakGflops > 0 ? " of peak |" : "", peakGflops > 0 ? "---:|" : ""));
+        table.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue().nanos, a.getValue().nanos)).limit(rows)
+                .forEach(en -> {
+                    Entry e = en.getValue();
+                    double seconds = e.nanos / 1e9;
+                    double rate = e.flops / 1e9 / Math.max(seconds, 1e-12);
+                    out.append(String.format(Locale.ROOT, "| %s | %d | %.3f | %.1f%% | %.1f | %.1f |", en.getKey(), e.calls,
+                            seconds, 100 * seconds / Math.max(total, 1e-12), e.flops / 1e9, rate));
+                    if (peakGflops > 0) {
+                        out.append(String.format(Locale.ROOT, " %.0f%% |", 100 * rate / peakGflops));
+                    }
+                    out.append('\n');
+                });
+        if (table == entries) {
+            out.append(String.format(Locale.ROOT, "| total | | %.3f | 100%% | | |%n", total));
+        }
         return out.toString();
     }
 
@@ -123,8 +155,10 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, LinearWeight weight, Tensor bias) {
-        double rows = x.elementCount() / (double) x.dim(-1);
-        return timed("linear", 2 * rows * weight.inFeatures() * weight.outFeatures(), () -> inner.linear(x, weight, bias));
+        long rows = x.elementCount() / x.dim(-1);
+        String shape = rows + "x" + weight.inFeatures() + " -> " + weight.outFeatures();
+        return timed("linear", shape, 2.0 * rows * weight.inFeatures() * weight.outFeatures(),
+                () -> inner.linear(x, weight, bias));
     }
 
     @Override
@@ -160,7 +194,9 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
         double flops = 4.0 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2) * (causal ? 0.5 : 1);
-        return timed("attention", flops, () -> inner.attention(q, k, v, heads, scale, causal));
+        String shape = q.dim(0) + "x" + q.dim(1) + "x" + k.dim(1) + ", " + heads + " heads of " + q.dim(2) / heads
+                + (causal ? ", causal" : "");
+        return timed("attention", shape, flops, () -> inner.attention(q, k, v, heads, scale, causal));
     }
 
     @Override
@@ -170,21 +206,24 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding) {
-        return timedConvolution("conv", weight, () -> inner.conv2d(x, weight, bias, stride, padding));
+        return timedConvolution("conv", x, weight, () -> inner.conv2d(x, weight, bias, stride, padding));
     }
 
     @Override
     public Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
-        return timedConvolution("upsample+conv", weight, () -> inner.upsampleConv2d(x, height, width, weight, bias, padding));
+        return timedConvolution("upsample+conv", x, weight,
+                () -> inner.upsampleConv2d(x, height, width, weight, bias, padding));
     }
 
     /** A convolution timed under its kind and kernel size; its work is known only from the output's size. */
-    private Tensor timedConvolution(String kind, ConvWeight weight, Supplier<Tensor> work) {
+    private Tensor timedConvolution(String kind, Tensor x, ConvWeight weight, Supplier<Tensor> work) {
         String op = kind + weight.kernelHeight() + "x" + weight.kernelWidth();
-        Tensor result = timed(op, 0, work);
+        String shape = x.dim(0) + "x" + x.dim(1) + "x" + x.dim(2) + "x" + x.dim(3) + " -> " + weight.outFeatures();
+        Tensor result = timed(op, shape, 0, work);
         double flops = 2.0 * result.elementCount() * weight.inFeatures();
         synchronized (this) {
             entries.get(op).flops += flops;
+            shapes.get(op + " " + shape).flops += flops;
         }
         return result;
     }
