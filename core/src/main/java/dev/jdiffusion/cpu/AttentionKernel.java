@@ -2,6 +2,7 @@ package dev.jdiffusion.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -40,6 +41,10 @@ final class AttentionKernel {
      */
     private static final int PACKED_FLOATS = 1 << 23;
     private static final FloatVector LANE_INDEX = FloatVector.fromArray(S, laneIndices(), 0);
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    /** Index maps down a column: of the packed queries' panels (row stride NR), and of O^T (QUERY_BLOCK). */
+    private static final int[] QUERY_COLUMN = stride(NR);
+    private static final int[] OUTPUT_COLUMN = stride(QUERY_BLOCK);
 
     /** Per-thread buffers, grown to the largest head width seen. */
     private static final class Scratch {
@@ -56,8 +61,10 @@ final class AttentionKernel {
             if (dim != headDim) {
                 headDim = dim;
                 paddedDim = (dim + MR - 1) / MR * MR;
-                queries = new float[QUERY_BLOCK * dim];
-                output = new float[paddedDim * QUERY_BLOCK];
+                // one vector of slack past each: the column scatter and gather check every lane's index, even
+                // the lanes a head narrower than a whole number of vectors masks off
+                queries = new float[QUERY_BLOCK * dim + VL * NR];
+                output = new float[(paddedDim + VL) * QUERY_BLOCK];
             }
         }
     }
@@ -66,6 +73,14 @@ final class AttentionKernel {
     private static final ThreadLocal<float[][]> PACKED_HEADS = ThreadLocal.withInitial(() -> new float[][] {{}, {}});
 
     private AttentionKernel() {}
+
+    private static int[] stride(int step) {
+        int[] indexes = new int[VL];
+        for (int i = 0; i < VL; i++) {
+            indexes[i] = i * step;
+        }
+        return indexes;
+    }
 
     private static float[] laneIndices() {
         float[] index = new float[VL];
@@ -170,15 +185,21 @@ final class AttentionKernel {
         writeOutput(s, out, ((long) b * queries + q0) * width + headOffset, width, nq, headDim);
     }
 
-    /** Queries as B panels of Q^T {@code [panel][d][NR]}, times the scale; queries past the block are zero. */
+    /**
+     * Queries as B panels of Q^T {@code [panel][d][NR]}, times the scale; queries past the block are zero. A
+     * vector of each row is read at a time and scattered down its column: where there are few keys, reading
+     * the queries float by float cost as much as the products.
+     */
     private static void packQueries(MemorySegment q, long first, int width, int nq, int headDim, float scale,
             float[] packed) {
         for (int row = 0; row < QUERY_BLOCK; row++) {
             int base = (row / NR) * headDim * NR + row % NR;
             if (row < nq) {
-                long at = first + (long) row * width;
-                for (int d = 0; d < headDim; d++) {
-                    packed[base + d * NR] = q.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d) * scale;
+                long at = (first + (long) row * width) * Float.BYTES;
+                for (int d = 0; d < headDim; d += VL) {
+                    VectorMask<Float> inHead = S.indexInRange(d, headDim);
+                    FloatVector.fromMemorySegment(S, q, at + (long) d * Float.BYTES, ORDER, inHead).mul(scale)
+                            .intoArray(packed, base + d * NR, QUERY_COLUMN, 0, inHead);
                 }
             } else {
                 for (int d = 0; d < headDim; d++) {
@@ -267,13 +288,15 @@ final class AttentionKernel {
         }
     }
 
-    /** {@code out[query][d] = O^T[d][query] / sum[query]}. */
+    /** {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T. */
     private static void writeOutput(Scratch s, MemorySegment out, long first, int width, int nq, int headDim) {
         for (int i = 0; i < nq; i++) {
             float inverse = 1f / s.rowSum[i];
-            long at = first + (long) i * width;
-            for (int d = 0; d < headDim; d++) {
-                out.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, at + d, s.output[d * QUERY_BLOCK + i] * inverse);
+            long at = (first + (long) i * width) * Float.BYTES;
+            for (int d = 0; d < headDim; d += VL) {
+                VectorMask<Float> inHead = S.indexInRange(d, headDim);
+                FloatVector.fromArray(S, s.output, d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead).mul(inverse)
+                        .intoMemorySegment(out, at + (long) d * Float.BYTES, ORDER, inHead);
             }
         }
     }
