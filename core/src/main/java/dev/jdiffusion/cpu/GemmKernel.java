@@ -11,13 +11,14 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code C[m, n] = A[m, k] B^T + bias} with B in packed panels ({@link PackedMatrix}).
  *
  * <p>Classic three-level blocking: the work is cut into tiles of at most {@link GemmLayout#MC} rows by a run of
- * column panels, spread over the threads ({@link GemmLayout#tiling}); within a tile, K is walked in even blocks of
- * at most {@link GemmLayout#KC}; each block of A is packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the
- * register-blocked micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two
- * vectors of columns, twelve accumulators that start from C's running sums (or the bias), stay in registers
- * across the whole K block and are stored back once. The B block of a panel (KC x NR floats) stays in L1
- * while every strip of the tile passes over it. A tile with a wide part of C packs A for all of K first and
- * finishes C one panel at a time, so that part need not come back from L3 for every K block.
+ * column panels, spread over the threads ({@link GemmLayout#tiling}); within a tile, K is walked in even blocks
+ * of at most {@link GemmLayout#KC}; each block of A is packed into MR-row strips (k-major, so each step
+ * broadcasts MR consecutive floats) and the register-blocked micro-kernel multiplies a strip by one packed B
+ * panel: {@link GemmLayout#MR} rows x two vectors of columns, twelve accumulators that start from C's running
+ * sums (or the bias), stay in registers across the whole K block and are stored back once. The B block of a
+ * panel (KC x NR floats, widened from 16 bits where stored so) stays in L1 while every strip of the tile
+ * passes over it. A tile with a wide part of C packs A for all of K first and finishes C one panel at a
+ * time, so that part need not come back from L3 for every K block.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -56,11 +57,10 @@ final class GemmKernel {
         }
         MemorySegment panels = b.panels(parallel);
         GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.panels);
-        if (tiling.wholeK()) {
-            tiling.forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c));
-        } else {
-            tiling.forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c));
-        }
+        GemmLayout.TileBody tile = tiling.wholeK()
+                ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c)
+                : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c);
+        tiling.forEach(parallel, m, b.panels, tile);
     }
 
     /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */
@@ -96,7 +96,8 @@ final class GemmKernel {
         for (int p = p0; p < p1; p++) {
             for (int k0 = 0; k0 < k; k0 += step) {
                 int kc = Math.min(step, k - k0);
-                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panelBlock(b, panels, p, k0, kc), p, k0, kc, bias, c);
+                float[] panel = panelBlock(b, panels, p, k0, kc);
+                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, p, k0, kc, bias, c);
             }
         }
     }

@@ -52,7 +52,7 @@ final class GemmLayout {
      * @param wholeK whether a tile packs its rows of A for the whole of K first and then finishes one panel
      *     at a time (its {@code rowsPerTile x NR} part of C stays in cache between K blocks), rather than
      *     packing one K block at a time and passing every panel over it (each K block then updates the tile's
-     *     whole part of C, which must come back from L2)
+     *     whole part of C, which comes back from L2 while it fits there)
      */
     record Tiling(int rowsPerTile, int rowBlocks, int panelsPerBlock, int columnBlocks, boolean wholeK) {
         /** Bytes of C one tile writes. */

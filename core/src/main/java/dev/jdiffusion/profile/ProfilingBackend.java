@@ -86,10 +86,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     /**
-     * The same table for the products, convolutions and attention by shape ({@code linear 8192x320 -> 2560}:
-     * rows x inputs -> outputs; {@code conv3x3 2x64x64x320 -> 320}: the input (channels-last, before the
-     * upsample where there is one) -> output channels; {@code attention 2x4096x4096, 8 heads of 40}: batch x queries x keys), the
-     * {@code rows} that took longest; shares are of the time of all ops.
+     * The same table for the products, convolutions and attention by shape, the {@code rows} that took
+     * longest; shares are of the time of all ops. The shapes read {@code linear 8192x320 -> 2560} (rows x
+     * inputs -> outputs), {@code conv3x3 2x64x64x320 -> 320} (the input, channels-last and before the upsample
+     * where there is one, -> output channels) and {@code attention 2x4096x4096, 8 heads of 40} (batch x
+     * queries x keys).
      */
     public synchronized String reportByShape(double peakGflops, int rows) {
         return table("op and shape", shapes, peakGflops, rows);
@@ -105,8 +106,8 @@ public final class ProfilingBackend implements Backend {
                     Entry e = en.getValue();
                     double seconds = e.nanos / 1e9;
                     double rate = e.flops / 1e9 / Math.max(seconds, 1e-12);
-                    out.append(String.format(Locale.ROOT, "| %s | %d | %.3f | %.1f%% | %.1f | %.1f |", en.getKey(), e.calls,
-                            seconds, 100 * seconds / Math.max(total, 1e-12), e.flops / 1e9, rate));
+                    out.append(String.format(Locale.ROOT, "| %s | %d | %.3f | %.1f%% | %.1f | %.1f |", en.getKey(),
+                            e.calls, seconds, 100 * seconds / Math.max(total, 1e-12), e.flops / 1e9, rate));
                     if (peakGflops > 0) {
                         out.append(String.format(Locale.ROOT, " %.0f%% |", 100 * rate / peakGflops));
                     }
