@@ -72,35 +72,31 @@ class LinearKernelTest {
             }
         }
         assertArrayEquals(results[1], results[0]);
-        double[] expected = ScalarReference.linear(a, w, bias, m, k, n);
-        double[] magnitude = ScalarReference.linearMagnitude(a, w, bias, m, k, n);
-        for (int i = 0; i < expected.length; i++) {
-            double tolerance = 2e-7 * (k + 2) * magnitude[i];
-            if (!(Math.abs(expected[i] - results[0][i]) <= tolerance)) {
-                fail("element " + i + ": expected " + expected[i] + " got " + results[0][i]);
-            }
-        }
+        assertMatchesReference(a, w, bias, m, k, n, results[0]);
     }
 
     private static void check(CpuBackend backend, Random r, int m, int k, int n, boolean withBias) {
         float[] a = random(r, m * k, 1);
         float[] w = random(r, n * k, 1);
         float[] bias = withBias ? random(r, n, 1) : null;
-        double[] expected = ScalarReference.linear(a, w, bias, m, k, n);
-        double[] magnitude = ScalarReference.linearMagnitude(a, w, bias, m, k, n);
         try (LinearWeight weight = backend.prepareLinear(w, n, k);
                 Tensor x = backend.fromFloats(a, m, k);
                 Tensor b = bias == null ? null : backend.fromFloats(bias, n);
                 Tensor y = backend.linear(x, weight, b)) {
             assertEquals(m, y.dim(0));
             assertEquals(n, y.dim(1));
-            float[] actual = y.toFloatArray();
-            for (int i = 0; i < actual.length; i++) {
-                // float accumulation of k products: error bounded by ~k ulps of the sum of magnitudes
-                double tolerance = 2e-7 * (k + 2) * magnitude[i] + 1e-30;
-                if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
-                    fail("m=" + m + " k=" + k + " n=" + n + " element " + i + ": expected " + expected[i] + " got " + actual[i]);
-                }
+            assertMatchesReference(a, w, bias, m, k, n, y.toFloatArray());
+        }
+    }
+
+    private static void assertMatchesReference(float[] a, float[] w, float[] bias, int m, int k, int n, float[] actual) {
+        double[] expected = ScalarReference.linear(a, w, bias, m, k, n);
+        double[] magnitude = ScalarReference.linearMagnitude(a, w, bias, m, k, n);
+        for (int i = 0; i < actual.length; i++) {
+            // float accumulation of k products: error bounded by ~k ulps of the sum of magnitudes
+            double tolerance = 2e-7 * (k + 2) * magnitude[i] + 1e-30;
+            if (!(Math.abs(expected[i] - actual[i]) <= tolerance)) {
+                fail("m=" + m + " k=" + k + " n=" + n + " element " + i + ": expected " + expected[i] + " got " + actual[i]);
             }
         }
     }
