@@ -60,7 +60,7 @@ final class GemmKernel {
         GemmLayout.TileBody tile = tiling.wholeK()
                 ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c)
                 : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c);
-        tiling.forEach(parallel, m, b.panels, tile);
+        tiling.forEach(parallel, tile);
     }
 
     /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */

@@ -47,25 +47,28 @@ final class GemmLayout {
     }
 
     /**
-     * How a product is cut into tiles of rows by runs of weight panels, and in which order a tile walks them.
+     * How a {@code rows}-row product over {@code panels} weight panels is cut into tiles of rows by runs of
+     * panels, and in which order a tile walks them.
      *
      * @param wholeK whether a tile packs its rows of A for the whole of K first and then finishes one panel
      *     at a time (its {@code rowsPerTile x NR} part of C stays in cache between K blocks), rather than
      *     packing one K block at a time and passing every panel over it (each K block then updates the tile's
      *     whole part of C, which comes back from L2 while it fits there)
      */
-    record Tiling(int rowsPerTile, int rowBlocks, int panelsPerBlock, int columnBlocks, boolean wholeK) {
+    record Tiling(int rows, int panels, int rowsPerTile, int panelsPerBlock, boolean wholeK) {
         /** Bytes of C one tile writes. */
         long outputBytes() {
             return (long) rowsPerTile * panelsPerBlock * NR * Float.BYTES;
         }
 
-        /** Runs every tile of an {@code m}-row product over {@code panels} panels, spread over the threads. */
-        void forEach(Parallel parallel, int m, int panels, TileBody body) {
+        /** Runs every tile, spread over the threads. */
+        void forEach(Parallel parallel, TileBody body) {
+            int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
+            int rowBlocks = (rows + rowsPerTile - 1) / rowsPerTile;
             parallel.forEach(rowBlocks * columnBlocks, tile -> {
                 int m0 = tile / columnBlocks * rowsPerTile;
                 int p0 = tile % columnBlocks * panelsPerBlock;
-                body.run(m0, Math.min(rowsPerTile, m - m0), p0, Math.min(panels, p0 + panelsPerBlock));
+                body.run(m0, Math.min(rowsPerTile, rows - m0), p0, Math.min(panels, p0 + panelsPerBlock));
             });
         }
     }
@@ -103,8 +106,7 @@ final class GemmLayout {
         int rowBlocks = (m + rowsPerTile - 1) / rowsPerTile;
         int wantedColumnBlocks = Math.min(panels, columnBlocksFor(threads, rowBlocks));
         int panelsPerBlock = (panels + wantedColumnBlocks - 1) / wantedColumnBlocks;
-        int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;
-        return new Tiling(rowsPerTile, rowBlocks, panelsPerBlock, columnBlocks, wholeK);
+        return new Tiling(m, panels, rowsPerTile, panelsPerBlock, wholeK);
     }
 
     /**

@@ -37,7 +37,7 @@ final class ScalarKernels implements CpuKernels {
         // Whatever the vector kernel's order within a tile, each element of C sees the same operations in the
         // same order; this one always walks K block by block.
         GemmLayout.tiling(parallel.threads(), m, b.in, b.panels)
-                .forEach(parallel, m, b.panels, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
+                .forEach(parallel, (m0, mc, p0, p1) -> tile(a, m0, mc, b, panels, p0, p1, bias, c));
     }
 
     private void tile(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
