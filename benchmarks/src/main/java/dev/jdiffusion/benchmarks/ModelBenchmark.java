@@ -27,11 +27,13 @@ import java.util.Locale;
  * than once per run because a shared or virtual machine's speed drifts over minutes; the higher calibration keeps
  * the shares on the cautious side.
  *
- * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile]</pre>
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile | --scaling]</pre>
  *
  * <p>{@code --steps} sets the txt2img's steps (20; 0 leaves it out); {@code --f32} writes F32 synthetic weights
  * where there are none yet. {@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE
  * decode per kind of op, and the fifteen shapes of product, convolution and attention that took longest.
+ * {@code --scaling} instead times the guided 64x64 U-Net step on one thread and on {@code --threads} in turn,
+ * {@code --runs} rounds in one process, so that the two are compared in the same state of the machine.
  */
 public final class ModelBenchmark {
     private final ProfilingBackend backend;
@@ -50,6 +52,7 @@ public final class ModelBenchmark {
         int runs = 2;
         int steps = 20;
         boolean profile = false;
+        boolean scaling = false;
         DType dtype = DType.F16;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -58,6 +61,7 @@ public final class ModelBenchmark {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--f32" -> dtype = DType.F32;
                 case "--profile" -> profile = true;
+                case "--scaling" -> scaling = true;
                 default -> folder = Path.of(args[i]);
             }
         }
@@ -69,6 +73,10 @@ public final class ModelBenchmark {
                 folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), runs);
         if (profile) {
             profileUNetStep(folder, threads);
+            return;
+        }
+        if (scaling) {
+            StepScaling.run(folder, threads, runs);
             return;
         }
         System.out.println("| figure | seconds | GFLOP | GFLOP/s | FMA peak | of peak | peak resident |");
@@ -153,7 +161,7 @@ public final class ModelBenchmark {
     }
 
     /** The FMA peak on {@code threads} threads now, in GFLOP/s. */
-    private static double measurePeak(int threads) {
+    static double measurePeak(int threads) {
         try {
             return FmaPeak.measure(threads);
         } catch (InterruptedException e) {

@@ -1,0 +1,72 @@
+package dev.jdiffusion.benchmarks;
+
+import dev.jdiffusion.cpu.CpuBackend;
+import dev.jdiffusion.models.unet.UNet2DConditionModel;
+import dev.jdiffusion.profile.ProfilingBackend;
+import dev.jdiffusion.random.TorchGenerator;
+import dev.jdiffusion.tensor.Tensor;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * How the guided 64x64 U-Net step scales from one thread to several, measured in one process: a step on one
+ * thread and a step on all of them in turn, round after round, each against the FMA peak calibrated just before
+ * it on its own thread count. Timed in separate processes, minutes apart, the two figures would also compare two
+ * states of a shared machine, whose speed drifts by tens of percent; here each round's pair shares one.
+ */
+final class StepScaling {
+    private StepScaling() {}
+
+    static void run(Path folder, int threads, int rounds) {
+        TorchGenerator random = new TorchGenerator(0);
+        try (ProfilingBackend one = new ProfilingBackend(new CpuBackend(1));
+                ProfilingBackend all = new ProfilingBackend(new CpuBackend(threads));
+                UNet2DConditionModel unetOne = UNet2DConditionModel.load(folder.resolve("unet"), one);
+                UNet2DConditionModel unetAll = UNet2DConditionModel.load(folder.resolve("unet"), all);
+                Tensor contextOne = one.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
+                Tensor latentsOne = one.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64);
+                Tensor contextAll = all.copy(contextOne);
+                Tensor latentsAll = all.copy(latentsOne)) {
+            Runnable stepOne = () -> unetOne.forward(latentsOne, new float[] {999}, contextOne).close();
+            Runnable stepAll = () -> unetAll.forward(latentsAll, new float[] {999}, contextAll).close();
+            stepOne.run(); // packs the weights and compiles the kernels
+            stepAll.run();
+            double flops = one.totalFlops();
+            System.out.printf(Locale.ROOT, "guided U-Net step, batch 2, 64x64 latent: %.1f GFLOP%n%n", flops / 1e9);
+            System.out.printf(Locale.ROOT, "| round | 1 thread | of its peak | %d threads | of its peak | speed-up | "
+                    + "FMA peaks | peak ratio |%n", threads);
+            System.out.println("|---:|---:|---:|---:|---:|---:|---:|---:|");
+            double[] speedUps = new double[rounds];
+            double bestOne = Double.MAX_VALUE;
+            double bestAll = Double.MAX_VALUE;
+            for (int round = 0; round < rounds; round++) {
+                double peakOne = ModelBenchmark.measurePeak(1);
+                double secondsOne = seconds(stepOne);
+                double peakAll = ModelBenchmark.measurePeak(threads);
+                double secondsAll = seconds(stepAll);
+                speedUps[round] = secondsOne / secondsAll;
+                bestOne = Math.min(bestOne, secondsOne);
+                bestAll = Math.min(bestAll, secondsAll);
+                System.out.printf(Locale.ROOT, "| %d | %.2f s | %.0f%% | %.2f s | %.0f%% | %.2fx | %.0f, %.0f | %.2fx |%n",
+                        round + 1, secondsOne, share(flops, secondsOne, peakOne), secondsAll,
+                        share(flops, secondsAll, peakAll), speedUps[round], peakOne, peakAll, peakAll / peakOne);
+            }
+            Arrays.sort(speedUps);
+            System.out.printf(Locale.ROOT, "%nmedian speed-up %.2fx over %d rounds; best times %.2f s (%.1f GFLOP/s) and "
+                    + "%.2f s (%.1f GFLOP/s), %.2fx%n", speedUps[rounds / 2], rounds, bestOne, flops / 1e9 / bestOne,
+                    bestAll, flops / 1e9 / bestAll, bestOne / bestAll);
+        }
+    }
+
+    /** The share of {@code peak} GFLOP/s, in percent, that {@code flops} in {@code seconds} reach. */
+    private static double share(double flops, double seconds, double peak) {
+        return 100 * flops / 1e9 / seconds / peak;
+    }
+
+    private static double seconds(Runnable work) {
+        long start = System.nanoTime();
+        work.run();
+        return (System.nanoTime() - start) / 1e9;
+    }
+}
