@@ -160,47 +160,68 @@ class ImageKernelsTest {
     void groupNormMatchesDefinition() {
         int[][] cases = {{1, 1, 4, 2}, {2, 35, 12, 3}, {1, 64, 32, 8}, {2, 9, 40, 4}, {1, 1000, 6, 1}, {3, 17, 18, 6}};
         for (int[] c : cases) {
-            int batch = c[0], positions = c[1], channels = c[2], groups = c[3];
-            float[] x = random(r, batch * positions * channels, 2);
+            float[] x = random(r, c[0] * c[1] * c[2], 2);
             for (int i = 0; i < x.length; i++) {
                 x[i] += 3; // an offset that a one-pass variance would lose
             }
-            float[] gamma = random(r, channels, 1);
-            float[] beta = random(r, channels, 1);
-            for (boolean silu : new boolean[] {false, true}) {
-                double[] expected = new double[x.length];
-                int per = channels / groups;
-                for (int b = 0; b < batch; b++) {
-                    for (int g = 0; g < groups; g++) {
-                        double mean = 0;
-                        for (int p = 0; p < positions; p++) {
-                            for (int ch = g * per; ch < (g + 1) * per; ch++) {
-                                mean += x[(b * positions + p) * channels + ch];
-                            }
+            assertGroupNormMatchesDefinition(x, c[0], c[1], c[2], c[3]);
+        }
+    }
+
+    @Test
+    void groupNormStatisticsAddUpOverManyPixels() {
+        // enough pixels that the statistics are gathered range by range (each a few hundred pixels) and
+        // combined; values off zero that drift along the pixels, so that each range has its own mean
+        int[][] cases = {{1, 3000, 64, 8}, {2, 2100, 128, 32}, {1, 777, 512, 32}};
+        for (int[] c : cases) {
+            int positions = c[1], channels = c[2];
+            float[] x = random(r, c[0] * positions * channels, 1);
+            for (int i = 0; i < x.length; i++) {
+                x[i] += 3 + 4f * (i / channels % positions) / positions;
+            }
+            assertGroupNormMatchesDefinition(x, c[0], positions, channels, c[3]);
+        }
+    }
+
+    private void assertGroupNormMatchesDefinition(float[] x, int batch, int positions, int channels, int groups) {
+        float[] gamma = random(r, channels, 1);
+        float[] beta = random(r, channels, 1);
+        for (boolean silu : new boolean[] {false, true}) {
+            double[] expected = new double[x.length];
+            int per = channels / groups;
+            for (int b = 0; b < batch; b++) {
+                for (int g = 0; g < groups; g++) {
+                    double mean = 0;
+                    for (int p = 0; p < positions; p++) {
+                        for (int ch = g * per; ch < (g + 1) * per; ch++) {
+                            mean += x[(b * positions + p) * channels + ch];
                         }
-                        mean /= (double) positions * per;
-                        double var = 0;
-                        for (int p = 0; p < positions; p++) {
-                            for (int ch = g * per; ch < (g + 1) * per; ch++) {
-                                double d = x[(b * positions + p) * channels + ch] - mean;
-                                var += d * d;
-                            }
+                    }
+                    mean /= (double) positions * per;
+                    double var = 0;
+                    for (int p = 0; p < positions; p++) {
+                        for (int ch = g * per; ch < (g + 1) * per; ch++) {
+                            double d = x[(b * positions + p) * channels + ch] - mean;
+                            var += d * d;
                         }
-                        var /= (double) positions * per;
-                        for (int p = 0; p < positions; p++) {
-                            for (int ch = g * per; ch < (g + 1) * per; ch++) {
-                                int at = (b * positions + p) * channels + ch;
-                                double y = (x[at] - mean) / Math.sqrt(var + 1e-5) * gamma[ch] + beta[ch];
-                                expected[at] = silu ? ScalarReference.silu(y) : y;
-                            }
+                    }
+                    var /= (double) positions * per;
+                    for (int p = 0; p < positions; p++) {
+                        for (int ch = g * per; ch < (g + 1) * per; ch++) {
+                            int at = (b * positions + p) * channels + ch;
+                            double y = (x[at] - mean) / Math.sqrt(var + 1e-5) * gamma[ch] + beta[ch];
+                            expected[at] = silu ? ScalarReference.silu(y) : y;
                         }
                     }
                 }
-                try (Tensor tx = backend.fromFloats(x, batch, positions, channels); Tensor tg = backend.fromFloats(gamma, channels);
-                        Tensor tb = backend.fromFloats(beta, channels);
-                        Tensor y = backend.groupNorm(tx, groups, tg, tb, 1e-5f, silu)) {
-                    assertClose(expected, y.toFloatArray(), 5e-6, 5e-6, "groupNorm " + java.util.Arrays.toString(c) + " silu=" + silu);
-                }
+            }
+            try (Tensor tx = backend.fromFloats(x, batch, positions, channels);
+                    Tensor tg = backend.fromFloats(gamma, channels);
+                    Tensor tb = backend.fromFloats(beta, channels);
+                    Tensor y = backend.groupNorm(tx, groups, tg, tb, 1e-5f, silu)) {
+                String what = "groupNorm " + batch + "x" + positions + "x" + channels + " in " + groups
+                        + " groups, silu=" + silu;
+                assertClose(expected, y.toFloatArray(), 5e-6, 5e-6, what);
             }
         }
     }
