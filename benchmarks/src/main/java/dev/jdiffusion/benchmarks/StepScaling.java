@@ -48,14 +48,15 @@ final class StepScaling {
                 speedUps[round] = secondsOne / secondsAll;
                 bestOne = Math.min(bestOne, secondsOne);
                 bestAll = Math.min(bestAll, secondsAll);
-                System.out.printf(Locale.ROOT, "| %d | %.2f s | %.0f%% | %.2f s | %.0f%% | %.2fx | %.0f, %.0f | %.2fx |%n",
-                        round + 1, secondsOne, share(flops, secondsOne, peakOne), secondsAll,
-                        share(flops, secondsAll, peakAll), speedUps[round], peakOne, peakAll, peakAll / peakOne);
+                System.out.printf(Locale.ROOT,
+                        "| %d | %.2f s | %.0f%% | %.2f s | %.0f%% | %.2fx | %.0f, %.0f | %.2fx |%n", round + 1,
+                        secondsOne, share(flops, secondsOne, peakOne), secondsAll, share(flops, secondsAll, peakAll),
+                        speedUps[round], peakOne, peakAll, peakAll / peakOne);
             }
             Arrays.sort(speedUps);
-            System.out.printf(Locale.ROOT, "%nmedian speed-up %.2fx over %d rounds; best times %.2f s (%.1f GFLOP/s) and "
-                    + "%.2f s (%.1f GFLOP/s), %.2fx%n", speedUps[rounds / 2], rounds, bestOne, flops / 1e9 / bestOne,
-                    bestAll, flops / 1e9 / bestAll, bestOne / bestAll);
+            System.out.printf(Locale.ROOT, "%nmedian speed-up %.2fx over %d rounds; best times %.2f s (%.1f GFLOP/s) "
+                    + "and %.2f s (%.1f GFLOP/s), %.2fx%n", speedUps[rounds / 2], rounds, bestOne,
+                    flops / 1e9 / bestOne, bestAll, flops / 1e9 / bestAll, bestOne / bestAll);
         }
     }
 
