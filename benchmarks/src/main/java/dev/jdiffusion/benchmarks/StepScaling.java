@@ -11,8 +11,8 @@ import java.util.Locale;
 
 /**
  * How the guided 64x64 U-Net step scales from one thread to several, measured in one process: a step on one
- * thread and a step on all of them in turn, round after round, each against the FMA peak calibrated just before
- * it on its own thread count. Timed in separate processes, minutes apart, the two figures would also compare two
+ * thread and a step on all of them in turn, round after round, each against the FMA peak calibrated on its own
+ * thread count just before and just after it (the higher of the two, as {@link ModelBenchmark} takes it). Timed in separate processes, minutes apart, the two figures would also compare two
  * states of a shared machine, whose speed drifts by tens of percent; here each round's pair shares one.
  */
 final class StepScaling {
@@ -43,8 +43,10 @@ final class StepScaling {
             for (int round = 0; round < rounds; round++) {
                 double peakOne = ModelBenchmark.measurePeak(1);
                 double secondsOne = seconds(stepOne);
+                peakOne = Math.max(peakOne, ModelBenchmark.measurePeak(1));
                 double peakAll = ModelBenchmark.measurePeak(threads);
                 double secondsAll = seconds(stepAll);
+                peakAll = Math.max(peakAll, ModelBenchmark.measurePeak(threads));
                 speedUps[round] = secondsOne / secondsAll;
                 bestOne = Math.min(bestOne, secondsOne);
                 bestAll = Math.min(bestAll, secondsAll);
