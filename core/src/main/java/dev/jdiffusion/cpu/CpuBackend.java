@@ -92,6 +92,11 @@ public final class CpuBackend implements Backend {
         memory.trim();
     }
 
+    @Override
+    public void releaseCachedMemoryLargerThan(long bytes) {
+        memory.trimLargerThan(bytes);
+    }
+
     // ------------------------------------------------------------------ tensors
 
     @Override

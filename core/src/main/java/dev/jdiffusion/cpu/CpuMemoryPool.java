@@ -49,9 +49,20 @@ final class CpuMemoryPool implements AutoCloseable {
 
     /** Frees every cached block not in use. */
     synchronized void trim() {
-        free.values().forEach(blocks -> blocks.forEach(b -> b.arena.close()));
-        free.clear();
-        bytesCached = 0;
+        trimLargerThan(0);
+    }
+
+    /** Frees the cached blocks of more than {@code bytes}; those of at most {@code bytes} stay for reuse. */
+    synchronized void trimLargerThan(long bytes) {
+        var sizes = free.entrySet().iterator();
+        while (sizes.hasNext()) {
+            var size = sizes.next();
+            if (size.getKey() > bytes) {
+                size.getValue().forEach(block -> block.arena.close());
+                bytesCached -= size.getKey() * size.getValue().size();
+                sizes.remove();
+            }
+        }
     }
 
     synchronized long bytesInUse() {

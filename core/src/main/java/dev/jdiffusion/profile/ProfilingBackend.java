@@ -274,6 +274,11 @@ public final class ProfilingBackend implements Backend {
         inner.releaseCachedMemory();
     }
 
+    @Override
+    public void releaseCachedMemoryLargerThan(long bytes) {
+        inner.releaseCachedMemoryLargerThan(bytes);
+    }
+
     /** Closes the profiled backend. */
     @Override
     public void close() {

@@ -127,6 +127,15 @@ public interface Backend extends AutoCloseable {
     default void releaseCachedMemory() {
     }
 
+    /**
+     * Gives back the memory kept for reuse in blocks of more than {@code bytes}, and keeps the rest: where a
+     * network narrows, the wider buffers it leaves behind fit nothing later, while those of the new width are
+     * about to be needed again. A backend without such a distinction releases everything.
+     */
+    default void releaseCachedMemoryLargerThan(long bytes) {
+        releaseCachedMemory();
+    }
+
     /** Releases the backend's threads and cached memory. Tensors it made must not be used afterwards. */
     @Override
     void close();

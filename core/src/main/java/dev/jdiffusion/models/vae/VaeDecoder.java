@@ -58,7 +58,8 @@ final class VaeDecoder implements AutoCloseable {
                     boolean narrows = h.dim(3) != resnet.outChannels();
                     h = States.replace(h, resnet.forward(h, null));
                     if (narrows) {
-                        backend.releaseCachedMemory(); // the wider buffers it leaves behind fit nothing later
+                        // the wider buffers it leaves behind fit nothing later; those of h's size are needed next
+                        backend.releaseCachedMemoryLargerThan(h.elementCount() * Float.BYTES);
                     }
                 }
                 if (i < upsamplers.size()) {
