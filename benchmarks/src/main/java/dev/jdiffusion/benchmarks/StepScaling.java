@@ -12,13 +12,17 @@ import java.util.Locale;
 /**
  * How the guided 64x64 U-Net step scales from one thread to several, measured in one process: a step on one
  * thread and a step on all of them in turn, round after round, each against the FMA peak calibrated on its own
- * thread count just before and just after it (the higher of the two, as {@link ModelBenchmark} takes it). Timed in separate processes, minutes apart, the two figures would also compare two
- * states of a shared machine, whose speed drifts by tens of percent; here each round's pair shares one.
+ * thread count just before and just after it (the higher of the two, as {@link ModelBenchmark} takes it).
+ * Timed in separate processes, minutes apart, the two figures would also compare two states of a shared
+ * machine, whose speed drifts by tens of percent; here each round's pair shares one.
  */
 final class StepScaling {
     private StepScaling() {}
 
     static void run(Path folder, int threads, int rounds) {
+        if (rounds < 1) {
+            throw new IllegalArgumentException("--scaling needs at least one round (--runs), got " + rounds);
+        }
         TorchGenerator random = new TorchGenerator(0);
         try (ProfilingBackend one = new ProfilingBackend(new CpuBackend(1));
                 ProfilingBackend all = new ProfilingBackend(new CpuBackend(threads));

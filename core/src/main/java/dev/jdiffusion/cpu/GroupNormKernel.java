@@ -16,9 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The statistics take one read of the activations from memory: they are gathered over ranges of pixels
  * small enough to stay in L2, each read twice in a row, for its per-channel sums and then for its squared
  * deviations from its own group means (two passes: no cancellation), and the ranges are combined in double
- * by an exact identity. A second read applies {@code y = x * scale[c] + shift[c]} with {@code scale = rstd * gamma} and
- * {@code shift = beta - mean * scale}, as torch computes it. (The VAE's largest activations are 128 MB, read
- * from memory at a few GB/s: each full pass over them costs more than its arithmetic.)
+ * by an exact identity. A second read applies {@code y = x * scale[c] + shift[c]} with
+ * {@code scale = rstd * gamma} and {@code shift = beta - mean * scale}, as torch computes it. (The VAE's
+ * largest activations are 128 MB, read from memory at a few GB/s: each full pass over them costs more than
+ * its arithmetic.)
  */
 final class GroupNormKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
