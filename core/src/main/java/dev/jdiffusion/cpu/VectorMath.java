@@ -53,7 +53,10 @@ final class VectorMath {
         return x.blend(MIN_INPUT, x.compare(VectorOperators.LT, MIN_INPUT));
     }
 
-    /** e^v for v in [MIN_INPUT, MAX_INPUT]: eighteen vector operations, all exactly rounded. */
+    /**
+     * e^v for v in [MIN_INPUT, MAX_INPUT]: fourteen vector operations, all exactly rounded (with the clamps,
+     * eighteen for {@link #exp} and sixteen for {@link #expOfNonPositive}).
+     */
     private static FloatVector expInRange(FloatVector v) {
         // t = 1.5 * 2^23 + n, with n = round(v / ln 2) in its low mantissa bits (one rounding, in the FMA)
         FloatVector t = v.fma(LOG2E, ROUND);

@@ -82,7 +82,7 @@ public final class ProfilingBackend implements Backend {
      * with {@code peakGflops > 0}, also the share of that peak each op reaches.
      */
     public synchronized String report(double peakGflops) {
-        return table("op", entries, peakGflops, Integer.MAX_VALUE);
+        return table("op", entries, peakGflops, Integer.MAX_VALUE, true);
     }
 
     /**
@@ -93,10 +93,10 @@ public final class ProfilingBackend implements Backend {
      * queries x keys).
      */
     public synchronized String reportByShape(double peakGflops, int rows) {
-        return table("op and shape", shapes, peakGflops, rows);
+        return table("op and shape", shapes, peakGflops, rows, false);
     }
 
-    private String table(String what, Map<String, Entry> table, double peakGflops, int rows) {
+    private String table(String what, Map<String, Entry> table, double peakGflops, int rows, boolean withTotal) {
         double total = entries.values().stream().mapToLong(e -> e.nanos).sum() / 1e9;
         StringBuilder out = new StringBuilder(String.format(Locale.ROOT,
                 "| %s | calls | seconds | share | GFLOP | GFLOP/s |%s%n|---|---:|---:|---:|---:|---:|%s%n",
@@ -113,7 +113,7 @@ public final class ProfilingBackend implements Backend {
                     }
                     out.append('\n');
                 });
-        if (table == entries) {
+        if (withTotal) {
             out.append(String.format(Locale.ROOT, "| total | | %.3f | 100%% | | |%n", total));
         }
         return out.toString();
