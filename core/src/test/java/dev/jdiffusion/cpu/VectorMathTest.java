@@ -32,6 +32,43 @@ class VectorMathTest {
         assertEquals(1f, y[2]);
     }
 
+    @Test
+    void exp2OfNonPositiveIsAccurateDownToTheLeastNormalScale() {
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        float[] x = new float[lanes];
+        float[] y = new float[lanes];
+        // every step of 1/1024 from -125 to 0: each fraction the polynomial sees, at every exponent
+        for (int first = -125 * 1024; first <= 0; first += lanes) {
+            for (int i = 0; i < lanes; i++) {
+                x[i] = Math.min(0, first + i) / 1024f;
+            }
+            VectorMath.exp2OfNonPositive(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+            for (int i = 0; i < lanes; i++) {
+                double exact = Math.pow(2, x[i]);
+                if (!(Math.abs(y[i] - exact) / exact < 1.2e-7)) {
+                    fail("2^" + x[i] + " = " + y[i] + ", exactly " + exact);
+                }
+            }
+        }
+    }
+
+    @Test
+    void exp2OfNonPositiveIsExactAtIntegersAndStaysTinyFarBelow() {
+        float[] x = new float[FloatVector.SPECIES_PREFERRED.length()];
+        x[0] = 0f;
+        x[1] = -1f;
+        x[2] = -20f;
+        x[3] = -1000f;
+        x[4] = -3e38f;
+        float[] y = new float[x.length];
+        VectorMath.exp2OfNonPositive(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+        assertEquals(1f, y[0]);
+        assertEquals(0.5f, y[1]);
+        assertEquals(0x1p-20f, y[2]);
+        assertTrue(y[3] > 0 && y[3] < 1e-37f && Float.isFinite(y[3]), "2^-1000 = " + y[3]);
+        assertTrue(y[4] > 0 && y[4] < 1e-37f && Float.isFinite(y[4]), "2^-3e38 = " + y[4]);
+    }
+
     private static void assertAccurate(UnaryOperator<FloatVector> exp, float upTo) {
         int lanes = FloatVector.SPECIES_PREFERRED.length();
         float[] x = new float[lanes];
