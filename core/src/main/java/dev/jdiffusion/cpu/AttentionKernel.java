@@ -34,9 +34,14 @@ final class AttentionKernel {
      * V^T (six would pad a 40-wide head to 42 and waste a twentieth of the second product).
      */
     private static final int MR = 8;
-    private static final int NR = 2 * VL;
+    /**
+     * Columns (queries) per tile: three vectors, for 24 accumulators. A head's width is the whole K of the score
+     * product (40 in SD's first level), so each tile is short and its setup and stores weigh; the wider tile does
+     * half as much more work for them than two vectors would.
+     */
+    private static final int NR = 3 * VL;
     /** Queries per task: a whole number of NR-wide panels (and of MR-row strips). */
-    private static final int QUERY_BLOCK = 3 * NR;
+    private static final int QUERY_BLOCK = 2 * NR;
     /** Keys per block: a whole number of MR-row strips (4096 keys are 32 blocks). */
     private static final int KEY_BLOCK = 16 * MR;
     /**
@@ -311,83 +316,111 @@ final class AttentionKernel {
      * {@code C = C0 + A_strip . B_panel} over {@code kc} for one {@code MR x NR} tile of C at {@code cOffset}
      * (row stride {@code ldc}): A k-major {@code [kc][MR]}, B k-major {@code [kc][NR]}; C0 is zero when
      * {@code factor} is null, else C's own values times {@code factor[factorOffset + column]} (the online
-     * softmax's rescale). Sixteen accumulators in registers, nothing else in the loop (see {@link GemmKernel}).
-     * It differs from the GEMM's kernel where attention needs it to: eight rows rather than six (see
-     * {@link #MR}), and C a heap array scaled as it is loaded rather than an off-heap matrix started from a bias.
+     * softmax's rescale). Twenty-four accumulators in registers, nothing else in the loop (see {@link GemmKernel}).
+     * It differs from the GEMM's kernel where attention needs it to: eight rows rather than six (see {@link #MR}),
+     * three vectors of columns rather than two (see {@link #NR}), and C a heap array scaled as it is loaded
+     * rather than an off-heap matrix started from a bias.
      */
     private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c, int cOffset, int ldc,
             float[] factor, int factorOffset) {
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        FloatVector c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
         int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
         int o4 = o3 + ldc, o5 = o4 + ldc, o6 = o5 + ldc, o7 = o6 + ldc;
         if (factor == null) {
-            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
-            c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = FloatVector.zero(S);
+            c00 = c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = FloatVector.zero(S);
+            c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = FloatVector.zero(S);
         } else {
             FloatVector f0 = FloatVector.fromArray(S, factor, factorOffset);
             FloatVector f1 = FloatVector.fromArray(S, factor, factorOffset + VL);
+            FloatVector f2 = FloatVector.fromArray(S, factor, factorOffset + 2 * VL);
             c00 = FloatVector.fromArray(S, c, o0).mul(f0);
             c01 = FloatVector.fromArray(S, c, o0 + VL).mul(f1);
+            c02 = FloatVector.fromArray(S, c, o0 + 2 * VL).mul(f2);
             c10 = FloatVector.fromArray(S, c, o1).mul(f0);
             c11 = FloatVector.fromArray(S, c, o1 + VL).mul(f1);
+            c12 = FloatVector.fromArray(S, c, o1 + 2 * VL).mul(f2);
             c20 = FloatVector.fromArray(S, c, o2).mul(f0);
             c21 = FloatVector.fromArray(S, c, o2 + VL).mul(f1);
+            c22 = FloatVector.fromArray(S, c, o2 + 2 * VL).mul(f2);
             c30 = FloatVector.fromArray(S, c, o3).mul(f0);
             c31 = FloatVector.fromArray(S, c, o3 + VL).mul(f1);
+            c32 = FloatVector.fromArray(S, c, o3 + 2 * VL).mul(f2);
             c40 = FloatVector.fromArray(S, c, o4).mul(f0);
             c41 = FloatVector.fromArray(S, c, o4 + VL).mul(f1);
+            c42 = FloatVector.fromArray(S, c, o4 + 2 * VL).mul(f2);
             c50 = FloatVector.fromArray(S, c, o5).mul(f0);
             c51 = FloatVector.fromArray(S, c, o5 + VL).mul(f1);
+            c52 = FloatVector.fromArray(S, c, o5 + 2 * VL).mul(f2);
             c60 = FloatVector.fromArray(S, c, o6).mul(f0);
             c61 = FloatVector.fromArray(S, c, o6 + VL).mul(f1);
+            c62 = FloatVector.fromArray(S, c, o6 + 2 * VL).mul(f2);
             c70 = FloatVector.fromArray(S, c, o7).mul(f0);
             c71 = FloatVector.fromArray(S, c, o7 + VL).mul(f1);
+            c72 = FloatVector.fromArray(S, c, o7 + 2 * VL).mul(f2);
         }
         int ao = aOffset;
         int bo = bOffset;
         for (int kk = 0; kk < kc; kk++, ao += MR, bo += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * VL);
             FloatVector a0 = FloatVector.broadcast(S, a[ao]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
+            c02 = b2.fma(a0, c02);
             FloatVector a1 = FloatVector.broadcast(S, a[ao + 1]);
             c10 = b0.fma(a1, c10);
             c11 = b1.fma(a1, c11);
+            c12 = b2.fma(a1, c12);
             FloatVector a2 = FloatVector.broadcast(S, a[ao + 2]);
             c20 = b0.fma(a2, c20);
             c21 = b1.fma(a2, c21);
+            c22 = b2.fma(a2, c22);
             FloatVector a3 = FloatVector.broadcast(S, a[ao + 3]);
             c30 = b0.fma(a3, c30);
             c31 = b1.fma(a3, c31);
+            c32 = b2.fma(a3, c32);
             FloatVector a4 = FloatVector.broadcast(S, a[ao + 4]);
             c40 = b0.fma(a4, c40);
             c41 = b1.fma(a4, c41);
+            c42 = b2.fma(a4, c42);
             FloatVector a5 = FloatVector.broadcast(S, a[ao + 5]);
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
+            c52 = b2.fma(a5, c52);
             FloatVector a6 = FloatVector.broadcast(S, a[ao + 6]);
             c60 = b0.fma(a6, c60);
             c61 = b1.fma(a6, c61);
+            c62 = b2.fma(a6, c62);
             FloatVector a7 = FloatVector.broadcast(S, a[ao + 7]);
             c70 = b0.fma(a7, c70);
             c71 = b1.fma(a7, c71);
+            c72 = b2.fma(a7, c72);
         }
         c00.intoArray(c, o0);
         c01.intoArray(c, o0 + VL);
+        c02.intoArray(c, o0 + 2 * VL);
         c10.intoArray(c, o1);
         c11.intoArray(c, o1 + VL);
+        c12.intoArray(c, o1 + 2 * VL);
         c20.intoArray(c, o2);
         c21.intoArray(c, o2 + VL);
+        c22.intoArray(c, o2 + 2 * VL);
         c30.intoArray(c, o3);
         c31.intoArray(c, o3 + VL);
+        c32.intoArray(c, o3 + 2 * VL);
         c40.intoArray(c, o4);
         c41.intoArray(c, o4 + VL);
+        c42.intoArray(c, o4 + 2 * VL);
         c50.intoArray(c, o5);
         c51.intoArray(c, o5 + VL);
+        c52.intoArray(c, o5 + 2 * VL);
         c60.intoArray(c, o6);
         c61.intoArray(c, o6 + VL);
+        c62.intoArray(c, o6 + 2 * VL);
         c70.intoArray(c, o7);
         c71.intoArray(c, o7 + VL);
+        c72.intoArray(c, o7 + 2 * VL);
     }
 }
