@@ -266,13 +266,7 @@ final class AttentionKernel {
             int base = (q / NR) * KEY_BLOCK * NR + q % NR;
             // causal: key j is visible to query q + lane when q + lane + visibleOffset >= j
             FloatVector visibleUpTo = causal ? LANE_INDEX.add((float) (q + visibleOffset)) : null;
-            FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-            for (int j = 0; j < nk; j++) {
-                FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
-                max = causal
-                        ? max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)))
-                        : VectorMath.larger(max, score);
-            }
+            FloatVector max = causal ? visibleColumnMax(p, base, nk, visibleUpTo) : columnMax(p, base, nk);
             FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
             FloatVector newMax = VectorMath.larger(oldMax, max);
             // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0; one that saw
@@ -297,6 +291,38 @@ final class AttentionKernel {
         for (int q = nq; q < QUERY_BLOCK; q++) {
             s.rescale[q] = 1f;
         }
+    }
+
+    /**
+     * The largest of {@code nk} scores down the columns from {@code base} (a vector of queries, keys NR apart), in
+     * four chains: in one, each compare and blend waits for the one before, and the pass took longer than the
+     * exponentials after it.
+     */
+    private static FloatVector columnMax(float[] p, int base, int nk) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j + 4 <= nk; j += 4) {
+            int at = base + j * NR;
+            m0 = VectorMath.larger(m0, FloatVector.fromArray(S, p, at));
+            m1 = VectorMath.larger(m1, FloatVector.fromArray(S, p, at + NR));
+            m2 = VectorMath.larger(m2, FloatVector.fromArray(S, p, at + 2 * NR));
+            m3 = VectorMath.larger(m3, FloatVector.fromArray(S, p, at + 3 * NR));
+        }
+        for (; j < nk; j++) {
+            m0 = VectorMath.larger(m0, FloatVector.fromArray(S, p, base + j * NR));
+        }
+        return VectorMath.larger(VectorMath.larger(m0, m1), VectorMath.larger(m2, m3));
+    }
+
+    /** As {@link #columnMax}, over the keys each query sees: key {@code j} where {@code j <= visibleUpTo}. */
+    private static FloatVector visibleColumnMax(float[] p, int base, int nk, FloatVector visibleUpTo) {
+        FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int j = 0; j < nk; j++) {
+            FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
+            max = max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)));
+        }
+        return max;
     }
 
     /** {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T. */
