@@ -257,7 +257,9 @@ final class AttentionKernel {
      * The online softmax over one block of base-2 scores held as S^T panels, a vector of queries at a time:
      * masks keys after the query when causal (key {@code j} is visible to query {@code i} when
      * {@code j <= i + visibleOffset}), raises each query's running maximum, records the factor its earlier
-     * sum and output must be rescaled by, and turns the scores into {@code 2^(s - max)} in place.
+     * sum and output must be rescaled by, and turns the scores into {@code 2^(s - max)} in place. Without a
+     * mask, the two passes down each column are {@link VectorMath}'s, whose loops hold their exponential
+     * whatever C2 inlines around them; the causal ones serve the text encoder's 77 tokens.
      */
     private static void softmaxBlock(Scratch s, int nq, int nk, int visibleOffset) {
         float[] p = s.probabilities;
@@ -266,7 +268,7 @@ final class AttentionKernel {
             int base = (q / NR) * KEY_BLOCK * NR + q % NR;
             // causal: key j is visible to query q + lane when q + lane + visibleOffset >= j
             FloatVector visibleUpTo = causal ? LANE_INDEX.add((float) (q + visibleOffset)) : null;
-            FloatVector max = causal ? visibleColumnMax(p, base, nk, visibleUpTo) : columnMax(p, base, nk);
+            FloatVector max = causal ? visibleColumnMax(p, base, nk, visibleUpTo) : VectorMath.largestOf(p, base, NR, nk);
             FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
             FloatVector newMax = VectorMath.larger(oldMax, max);
             // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0; one that saw
@@ -274,16 +276,7 @@ final class AttentionKernel {
             FloatVector shift = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
             VectorMask<Float> nothingBefore = oldMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
             FloatVector rescale = VectorMath.exp2OfNonPositive(oldMax.sub(shift).blend(0f, nothingBefore));
-            FloatVector sum = FloatVector.zero(S);
-            for (int j = 0; j < nk; j++) {
-                int at = base + j * NR;
-                FloatVector e = VectorMath.exp2OfNonPositive(FloatVector.fromArray(S, p, at).sub(shift));
-                if (causal) {
-                    e = e.blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
-                }
-                e.intoArray(p, at);
-                sum = sum.add(e);
-            }
+            FloatVector sum = causal ? visibleExp2(p, base, nk, shift, visibleUpTo) : VectorMath.exp2InPlace(p, base, NR, nk, shift);
             newMax.intoArray(s.rowMax, q);
             rescale.intoArray(s.rescale, q);
             FloatVector.fromArray(S, s.rowSum, q).mul(rescale).add(sum).intoArray(s.rowSum, q);
@@ -293,29 +286,7 @@ final class AttentionKernel {
         }
     }
 
-    /**
-     * The largest of {@code nk} scores down the columns from {@code base} (a vector of queries, keys NR apart), in
-     * four chains: in one, each compare and blend waits for the one before, and the pass took longer than the
-     * exponentials after it.
-     */
-    private static FloatVector columnMax(float[] p, int base, int nk) {
-        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        FloatVector m1 = m0, m2 = m0, m3 = m0;
-        int j = 0;
-        for (; j + 4 <= nk; j += 4) {
-            int at = base + j * NR;
-            m0 = VectorMath.larger(m0, FloatVector.fromArray(S, p, at));
-            m1 = VectorMath.larger(m1, FloatVector.fromArray(S, p, at + NR));
-            m2 = VectorMath.larger(m2, FloatVector.fromArray(S, p, at + 2 * NR));
-            m3 = VectorMath.larger(m3, FloatVector.fromArray(S, p, at + 3 * NR));
-        }
-        for (; j < nk; j++) {
-            m0 = VectorMath.larger(m0, FloatVector.fromArray(S, p, base + j * NR));
-        }
-        return VectorMath.larger(VectorMath.larger(m0, m1), VectorMath.larger(m2, m3));
-    }
-
-    /** As {@link #columnMax}, over the keys each query sees: key {@code j} where {@code j <= visibleUpTo}. */
+    /** The largest score down the columns from {@code base} among the keys each query sees: {@code j <= visibleUpTo}. */
     private static FloatVector visibleColumnMax(float[] p, int base, int nk, FloatVector visibleUpTo) {
         FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < nk; j++) {
@@ -323,6 +294,22 @@ final class AttentionKernel {
             max = max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)));
         }
         return max;
+    }
+
+    /**
+     * Turns the scores down the columns from {@code base} into {@code 2^(s - shift)} where the query sees the key
+     * ({@code j <= visibleUpTo}) and zero elsewhere, in place; returns their sums.
+     */
+    private static FloatVector visibleExp2(float[] p, int base, int nk, FloatVector shift, FloatVector visibleUpTo) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int j = 0; j < nk; j++) {
+            int at = base + j * NR;
+            FloatVector e = VectorMath.exp2OfNonPositive(FloatVector.fromArray(S, p, at).sub(shift))
+                    .blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
+            e.intoArray(p, at);
+            sum = sum.add(e);
+        }
+        return sum;
     }
 
     /** {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T. */

@@ -104,6 +104,65 @@ final class VectorMath {
         return p.reinterpretAsInts().add(n).reinterpretAsFloats();
     }
 
+    /*
+     * The two passes below are written with the Vector API's own operations only, which C2 always inlines. A call
+     * to a method of this class inside a hot loop is inlined only while the compilation has node budget left; out
+     * of line, every vector it takes and returns is boxed on the heap. Attention's softmax, calling
+     * exp2OfNonPositive in its loop, ran at a third of its speed in a whole U-Net where that budget ran out.
+     */
+
+    /**
+     * The lane-wise largest of {@code count} vectors of {@code values}, {@code stride} floats apart from
+     * {@code first} (as {@link #larger}: NaN lanes are passed over; negative infinity when {@code count} is 0). In
+     * four chains: in one, each compare and blend waits for the one before.
+     */
+    static FloatVector largestOf(float[] values, int first, int stride, int count) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0, m2 = m0, m3 = m0;
+        int j = 0;
+        for (; j + 4 <= count; j += 4) {
+            int at = first + j * stride;
+            FloatVector v0 = FloatVector.fromArray(S, values, at);
+            FloatVector v1 = FloatVector.fromArray(S, values, at + stride);
+            FloatVector v2 = FloatVector.fromArray(S, values, at + 2 * stride);
+            FloatVector v3 = FloatVector.fromArray(S, values, at + 3 * stride);
+            m0 = m0.blend(v0, v0.compare(VectorOperators.GT, m0));
+            m1 = m1.blend(v1, v1.compare(VectorOperators.GT, m1));
+            m2 = m2.blend(v2, v2.compare(VectorOperators.GT, m2));
+            m3 = m3.blend(v3, v3.compare(VectorOperators.GT, m3));
+        }
+        for (; j < count; j++) {
+            FloatVector v = FloatVector.fromArray(S, values, first + j * stride);
+            m0 = m0.blend(v, v.compare(VectorOperators.GT, m0));
+        }
+        return larger(larger(m0, m1), larger(m2, m3));
+    }
+
+    /**
+     * Replaces each of {@code count} vectors of {@code values}, {@code stride} floats apart from {@code first}, by
+     * {@code 2^(v - shift)}, bit for bit as {@link #exp2OfNonPositive} computes it (each {@code v - shift} finite
+     * and at most zero), and returns their lane-wise sum, added in order.
+     */
+    static FloatVector exp2InPlace(float[] values, int first, int stride, int count, FloatVector shift) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int j = 0; j < count; j++) {
+            int at = first + j * stride;
+            FloatVector x = FloatVector.fromArray(S, values, at).sub(shift);
+            // exp2OfNonPositive(x), written out (see above)
+            FloatVector t = x.add(ROUND);
+            FloatVector f = x.sub(t.sub(ROUND));
+            FloatVector p = f.fma(Q6, Q5).fma(f, FloatVector.broadcast(S, Q4)).fma(f, FloatVector.broadcast(S, Q3))
+                    .fma(f, FloatVector.broadcast(S, Q2)).fma(f, FloatVector.broadcast(S, Q1))
+                    .fma(f, FloatVector.broadcast(S, 1f));
+            IntVector n = t.reinterpretAsInts().lanewise(VectorOperators.MAX, ROUND_BITS + MIN_EXP2_EXPONENT)
+                    .lanewise(VectorOperators.LSHL, 23);
+            FloatVector e = p.reinterpretAsInts().add(n).reinterpretAsFloats();
+            e.intoArray(values, at);
+            sum = sum.add(e);
+        }
+        return sum;
+    }
+
     /** The larger of each pair of lanes; cheaper than {@link FloatVector#max}, and NaN in {@code b} is ignored. */
     static FloatVector larger(FloatVector a, FloatVector b) {
         return a.blend(b, b.compare(VectorOperators.GT, a));

@@ -1,11 +1,15 @@
 package dev.jdiffusion.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.Arrays;
+import java.util.Random;
 import java.util.function.UnaryOperator;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.Test;
 
 class VectorMathTest {
@@ -67,6 +71,56 @@ class VectorMathTest {
         assertEquals(0x1p-20f, y[2]);
         assertTrue(y[3] > 0 && y[3] < 1e-37f && Float.isFinite(y[3]), "2^-1000 = " + y[3]);
         assertTrue(y[4] > 0 && y[4] < 1e-37f && Float.isFinite(y[4]), "2^-3e38 = " + y[4]);
+    }
+
+    @Test
+    void exp2InPlaceMatchesExp2OfNonPositiveBitForBitAndSumsInOrder() {
+        VectorSpecies<Float> species = FloatVector.SPECIES_PREFERRED;
+        int lanes = species.length();
+        int stride = 3 * lanes;
+        int count = 37;
+        float[] values = new float[count * stride];
+        Random random = new Random(5);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) (random.nextGaussian() * 20);
+        }
+        float[] before = values.clone();
+        FloatVector shift = FloatVector.broadcast(species, 60f);
+        FloatVector sum = VectorMath.exp2InPlace(values, lanes, stride, count, shift);
+        FloatVector expectedSum = FloatVector.zero(species);
+        for (int j = 0; j < count; j++) {
+            int at = lanes + j * stride;
+            FloatVector expected = VectorMath.exp2OfNonPositive(FloatVector.fromArray(species, before, at).sub(shift));
+            assertArrayEquals(expected.toArray(), FloatVector.fromArray(species, values, at).toArray(), "vector " + j);
+            expectedSum = expectedSum.add(expected);
+            // the lanes between the vectors are left alone
+            assertArrayEquals(FloatVector.fromArray(species, before, at + lanes).toArray(),
+                    FloatVector.fromArray(species, values, at + lanes).toArray());
+        }
+        assertArrayEquals(expectedSum.toArray(), sum.toArray());
+    }
+
+    @Test
+    void largestOfTakesTheLargestOfEveryLaneAndPassesOverNaN() {
+        VectorSpecies<Float> species = FloatVector.SPECIES_PREFERRED;
+        int lanes = species.length();
+        Random random = new Random(6);
+        for (int count : new int[] {0, 1, 3, 4, 7, 128}) {
+            float[] values = new float[count * 2 * lanes];
+            float[] expected = new float[lanes];
+            Arrays.fill(expected, Float.NEGATIVE_INFINITY);
+            for (int j = 0; j < count; j++) {
+                for (int lane = 0; lane < lanes; lane++) {
+                    float v = lane == 1 && j == count / 2 ? Float.NaN : (float) random.nextGaussian();
+                    values[j * 2 * lanes + lane] = v;
+                    values[j * 2 * lanes + lanes + lane] = 100f; // between the vectors: never read
+                    if (v > expected[lane]) {
+                        expected[lane] = v;
+                    }
+                }
+            }
+            assertArrayEquals(expected, VectorMath.largestOf(values, 0, 2 * lanes, count).toArray(), "count " + count);
+        }
     }
 
     private static void assertAccurate(UnaryOperator<FloatVector> exp, float upTo) {
