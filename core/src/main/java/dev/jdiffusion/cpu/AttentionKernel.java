@@ -24,7 +24,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>The scores are taken in base 2: the queries are packed times {@code scale * log2(e)}, and the softmax
  * raises 2 rather than e to each score less the maximum. The weights are the same, at four vector operations
- * fewer per vector of scores; the softmax costs about a third as much as the products of a 40-wide head.
+ * fewer per vector of scores; the softmax costs about a quarter as much as the products of a 40-wide head.
  */
 final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -51,6 +51,7 @@ final class AttentionKernel {
     private static final int PACKED_FLOATS = 1 << 23;
     private static final FloatVector LANE_INDEX = FloatVector.fromArray(S, laneIndices(), 0);
     private static final float LOG2_E = 1.44269504088896341f;
+    private static final float[] ZERO_SHIFT = new float[VL];
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Index maps down a column: of the packed queries' panels (row stride NR), and of O^T (QUERY_BLOCK). */
     private static final int[] QUERY_COLUMN = stride(NR);
@@ -66,6 +67,9 @@ final class AttentionKernel {
         float[] rowMax = new float[QUERY_BLOCK];
         float[] rowSum = new float[QUERY_BLOCK];
         float[] rescale = new float[QUERY_BLOCK];
+        float[] shift = new float[QUERY_BLOCK];
+        float[] blockMax = new float[QUERY_BLOCK];
+        float[] blockSum = new float[QUERY_BLOCK];
 
         void fit(int dim) {
             if (dim != headDim) {
@@ -257,59 +261,85 @@ final class AttentionKernel {
      * The online softmax over one block of base-2 scores held as S^T panels, a vector of queries at a time:
      * masks keys after the query when causal (key {@code j} is visible to query {@code i} when
      * {@code j <= i + visibleOffset}), raises each query's running maximum, records the factor its earlier
-     * sum and output must be rescaled by, and turns the scores into {@code 2^(s - max)} in place. Without a
-     * mask, the two passes down each column are {@link VectorMath}'s, whose loops hold their exponential
-     * whatever C2 inlines around them; the causal ones serve the text encoder's 77 tokens.
+     * sum and output must be rescaled by, and turns the scores into {@code 2^(s - max)} in place.
+     *
+     * <p>Its passes trade their vectors through the scratch arrays, not as arguments and results: a vector that
+     * crosses a call C2 did not inline is boxed on the heap, and inside the callee, compiled apart, its exact
+     * class is unknown, so the Vector API's operations on it may run as plain Java, allocating as they go
+     * (once, in a whole txt2img, 16 GB for the sums of the softmax, with four times the garbage collections and
+     * 15% slower steps). Without a mask, the passes are {@link VectorMath}'s, written with the Vector API's own
+     * operations only; the causal ones serve the text encoder's 77 tokens.
      */
     private static void softmaxBlock(Scratch s, int nq, int nk, int visibleOffset) {
         float[] p = s.probabilities;
         boolean causal = visibleOffset != Integer.MAX_VALUE;
         for (int q = 0; q < nq; q += VL) {
             int base = (q / NR) * KEY_BLOCK * NR + q % NR;
-            // causal: key j is visible to query q + lane when q + lane + visibleOffset >= j
-            FloatVector visibleUpTo = causal ? LANE_INDEX.add((float) (q + visibleOffset)) : null;
-            FloatVector max = causal ? visibleColumnMax(p, base, nk, visibleUpTo) : VectorMath.largestOf(p, base, NR, nk);
+            if (causal) {
+                visibleColumnMax(p, base, nk, q + visibleOffset, s.blockMax, q);
+            } else {
+                VectorMath.largestOf(p, base, NR, nk, s.blockMax, q);
+            }
             FloatVector oldMax = FloatVector.fromArray(S, s.rowMax, q);
-            FloatVector newMax = VectorMath.larger(oldMax, max);
+            FloatVector blockMax = FloatVector.fromArray(S, s.blockMax, q);
+            FloatVector newMax = oldMax.blend(blockMax, blockMax.compare(VectorOperators.GT, oldMax));
             // a query that sees no key yet (causal) keeps max -inf, sum and output zero: shift by 0; one that saw
-            // none before this block has nothing to rescale (and 2^-inf has no finite exponent): factor 1
+            // none before this block has nothing to rescale (and 2^-inf has no finite exponent): factor 2^0
             FloatVector shift = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
             VectorMask<Float> nothingBefore = oldMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
-            FloatVector rescale = VectorMath.exp2OfNonPositive(oldMax.sub(shift).blend(0f, nothingBefore));
-            FloatVector sum = causal ? visibleExp2(p, base, nk, shift, visibleUpTo) : VectorMath.exp2InPlace(p, base, NR, nk, shift);
+            oldMax.sub(shift).blend(0f, nothingBefore).intoArray(s.rescale, q);
             newMax.intoArray(s.rowMax, q);
-            rescale.intoArray(s.rescale, q);
-            FloatVector.fromArray(S, s.rowSum, q).mul(rescale).add(sum).intoArray(s.rowSum, q);
+            shift.intoArray(s.shift, q);
+            if (causal) {
+                visibleExp2(p, base, nk, q + visibleOffset, s.shift, q, s.blockSum, q);
+            } else {
+                VectorMath.exp2InPlace(p, base, NR, nk, s.shift, q, s.blockSum, q);
+            }
+        }
+        int vectors = (nq + VL - 1) / VL;
+        VectorMath.exp2InPlace(s.rescale, 0, VL, vectors, ZERO_SHIFT, 0, null, 0);
+        for (int q = 0; q < nq; q += VL) {
+            FloatVector.fromArray(S, s.rowSum, q).mul(FloatVector.fromArray(S, s.rescale, q))
+                    .add(FloatVector.fromArray(S, s.blockSum, q)).intoArray(s.rowSum, q);
         }
         for (int q = nq; q < QUERY_BLOCK; q++) {
             s.rescale[q] = 1f;
         }
     }
 
-    /** The largest score down the columns from {@code base} among the keys each query sees: {@code j <= visibleUpTo}. */
-    private static FloatVector visibleColumnMax(float[] p, int base, int nk, FloatVector visibleUpTo) {
-        FloatVector max = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+    /**
+     * {@code max[at + lane]}: the largest score down the columns from {@code base} among the keys each query
+     * sees, key {@code j} where {@code j <= visibleFrom + lane}.
+     */
+    private static void visibleColumnMax(float[] p, int base, int nk, int visibleFrom, float[] max, int at) {
+        FloatVector visibleUpTo = LANE_INDEX.add((float) visibleFrom);
+        FloatVector largest = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < nk; j++) {
             FloatVector score = FloatVector.fromArray(S, p, base + j * NR);
-            max = max.blend(score, score.compare(VectorOperators.GT, max).and(visibleUpTo.compare(VectorOperators.GE, j)));
+            largest = largest.blend(score,
+                    score.compare(VectorOperators.GT, largest).and(visibleUpTo.compare(VectorOperators.GE, j)));
         }
-        return max;
+        largest.intoArray(max, at);
     }
 
     /**
-     * Turns the scores down the columns from {@code base} into {@code 2^(s - shift)} where the query sees the key
-     * ({@code j <= visibleUpTo}) and zero elsewhere, in place; returns their sums.
+     * Turns the scores down the columns from {@code base} into {@code 2^(s - shift[shiftAt + lane])} where the
+     * query sees the key ({@code j <= visibleFrom + lane}) and zero elsewhere, in place; their sums go to
+     * {@code sum[sumAt + lane]}.
      */
-    private static FloatVector visibleExp2(float[] p, int base, int nk, FloatVector shift, FloatVector visibleUpTo) {
-        FloatVector sum = FloatVector.zero(S);
+    private static void visibleExp2(float[] p, int base, int nk, int visibleFrom, float[] shift, int shiftAt,
+            float[] sum, int sumAt) {
+        FloatVector visibleUpTo = LANE_INDEX.add((float) visibleFrom);
+        FloatVector by = FloatVector.fromArray(S, shift, shiftAt);
+        FloatVector total = FloatVector.zero(S);
         for (int j = 0; j < nk; j++) {
             int at = base + j * NR;
-            FloatVector e = VectorMath.exp2OfNonPositive(FloatVector.fromArray(S, p, at).sub(shift))
+            FloatVector e = VectorMath.exp2OfNonPositive(FloatVector.fromArray(S, p, at).sub(by))
                     .blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
             e.intoArray(p, at);
-            sum = sum.add(e);
+            total = total.add(e);
         }
-        return sum;
+        total.intoArray(sum, sumAt);
     }
 
     /** {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T. */

@@ -105,27 +105,28 @@ final class VectorMath {
     }
 
     /*
-     * The two passes below are written with the Vector API's own operations only, which C2 always inlines. A call
-     * to a method of this class inside a hot loop is inlined only while the compilation has node budget left; out
-     * of line, every vector it takes and returns is boxed on the heap. Attention's softmax, calling
-     * exp2OfNonPositive in its loop, ran at a third of its speed in a whole U-Net where that budget ran out.
+     * The two passes below are written with the Vector API's own operations only, which C2 always inlines, and
+     * take and give their vectors through arrays. A call to a method of this class inside a hot loop is inlined
+     * only while the compilation has node budget left; out of line, every vector it takes and returns is boxed
+     * on the heap. Attention, its softmax calling exp2OfNonPositive in the loop, ran at 40-60% of its speed in
+     * whole U-Net steps where that budget ran out.
      */
 
     /**
-     * The lane-wise largest of {@code count} vectors of {@code values}, {@code stride} floats apart from
-     * {@code first} (as {@link #larger}: NaN lanes are passed over; negative infinity when {@code count} is 0). In
-     * four chains: in one, each compare and blend waits for the one before.
+     * {@code max[at, at + VL)}: the lane-wise largest of {@code count} vectors of {@code values}, {@code stride}
+     * floats apart from {@code first} (as {@link #larger}: NaN lanes are passed over; negative infinity when
+     * {@code count} is 0). In four chains: in one, each compare and blend waits for the one before.
      */
-    static FloatVector largestOf(float[] values, int first, int stride, int count) {
+    static void largestOf(float[] values, int first, int stride, int count, float[] max, int at) {
         FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         FloatVector m1 = m0, m2 = m0, m3 = m0;
         int j = 0;
         for (; j + 4 <= count; j += 4) {
-            int at = first + j * stride;
-            FloatVector v0 = FloatVector.fromArray(S, values, at);
-            FloatVector v1 = FloatVector.fromArray(S, values, at + stride);
-            FloatVector v2 = FloatVector.fromArray(S, values, at + 2 * stride);
-            FloatVector v3 = FloatVector.fromArray(S, values, at + 3 * stride);
+            int from = first + j * stride;
+            FloatVector v0 = FloatVector.fromArray(S, values, from);
+            FloatVector v1 = FloatVector.fromArray(S, values, from + stride);
+            FloatVector v2 = FloatVector.fromArray(S, values, from + 2 * stride);
+            FloatVector v3 = FloatVector.fromArray(S, values, from + 3 * stride);
             m0 = m0.blend(v0, v0.compare(VectorOperators.GT, m0));
             m1 = m1.blend(v1, v1.compare(VectorOperators.GT, m1));
             m2 = m2.blend(v2, v2.compare(VectorOperators.GT, m2));
@@ -135,16 +136,21 @@ final class VectorMath {
             FloatVector v = FloatVector.fromArray(S, values, first + j * stride);
             m0 = m0.blend(v, v.compare(VectorOperators.GT, m0));
         }
-        return larger(larger(m0, m1), larger(m2, m3));
+        m1 = m1.blend(m0, m0.compare(VectorOperators.GT, m1));
+        m3 = m3.blend(m2, m2.compare(VectorOperators.GT, m3));
+        m3.blend(m1, m1.compare(VectorOperators.GT, m3)).intoArray(max, at);
     }
 
     /**
      * Replaces each of {@code count} vectors of {@code values}, {@code stride} floats apart from {@code first}, by
      * {@code 2^(v - shift)}, bit for bit as {@link #exp2OfNonPositive} computes it (each {@code v - shift} finite
-     * and at most zero), and returns their lane-wise sum, added in order.
+     * and at most zero), with {@code shift} the vector at {@code shifts[shiftAt]}; their lane-wise sum, added in
+     * order, goes to {@code sum[sumAt]} unless {@code sum} is null.
      */
-    static FloatVector exp2InPlace(float[] values, int first, int stride, int count, FloatVector shift) {
-        FloatVector sum = FloatVector.zero(S);
+    static void exp2InPlace(float[] values, int first, int stride, int count, float[] shifts, int shiftAt, float[] sum,
+            int sumAt) {
+        FloatVector shift = FloatVector.fromArray(S, shifts, shiftAt);
+        FloatVector total = FloatVector.zero(S);
         for (int j = 0; j < count; j++) {
             int at = first + j * stride;
             FloatVector x = FloatVector.fromArray(S, values, at).sub(shift);
@@ -158,9 +164,11 @@ final class VectorMath {
                     .lanewise(VectorOperators.LSHL, 23);
             FloatVector e = p.reinterpretAsInts().add(n).reinterpretAsFloats();
             e.intoArray(values, at);
-            sum = sum.add(e);
+            total = total.add(e);
         }
-        return sum;
+        if (sum != null) {
+            total.intoArray(sum, sumAt);
+        }
     }
 
     /** The larger of each pair of lanes; cheaper than {@link FloatVector#max}, and NaN in {@code b} is ignored. */
