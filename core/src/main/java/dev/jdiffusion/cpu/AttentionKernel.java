@@ -325,17 +325,16 @@ final class AttentionKernel {
     /**
      * Turns the scores down the columns from {@code base} into {@code 2^(s - shift[shiftAt + lane])} where the
      * query sees the key ({@code j <= visibleFrom + lane}) and zero elsewhere, in place; their sums go to
-     * {@code sum[sumAt + lane]}.
+     * {@code sum[sumAt + lane]}. The exponentials of the keys not seen are taken too, and then replaced.
      */
     private static void visibleExp2(float[] p, int base, int nk, int visibleFrom, float[] shift, int shiftAt,
             float[] sum, int sumAt) {
+        VectorMath.exp2InPlace(p, base, NR, nk, shift, shiftAt, null, 0);
         FloatVector visibleUpTo = LANE_INDEX.add((float) visibleFrom);
-        FloatVector by = FloatVector.fromArray(S, shift, shiftAt);
         FloatVector total = FloatVector.zero(S);
         for (int j = 0; j < nk; j++) {
             int at = base + j * NR;
-            FloatVector e = VectorMath.exp2OfNonPositive(FloatVector.fromArray(S, p, at).sub(by))
-                    .blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
+            FloatVector e = FloatVector.fromArray(S, p, at).blend(0f, visibleUpTo.compare(VectorOperators.LT, j));
             e.intoArray(p, at);
             total = total.add(e);
         }

@@ -40,7 +40,7 @@ final class VectorMath {
     private static final float Q4 = 9.61843785e-3f;
     private static final float Q5 = 1.33988727e-3f;
     private static final float Q6 = 1.53533416e-4f;
-    /** The least power of two {@link #exp2OfNonPositive} scales by: its results stay normal floats. */
+    /** The least power of two {@link #exp2InPlace} scales by: its results stay normal floats. */
     private static final int MIN_EXP2_EXPONENT = -125;
 
     private VectorMath() {}
@@ -84,32 +84,13 @@ final class VectorMath {
         return y.mul(exponent.reinterpretAsFloats());
     }
 
-    /**
-     * 2^x per lane for finite x <= 0, as a softmax whose scores are in base 2 takes it once their maximum is
-     * subtracted: twelve vector operations against {@link #expOfNonPositive}'s sixteen, which is what a softmax
-     * inside attention costs beside its products. Relative error under 1.2e-7 down to 2^-125; below that the
-     * result stays near 2^-125 (about 2e-38) instead of going to zero. Infinite and NaN inputs give NaN.
-     */
-    static FloatVector exp2OfNonPositive(FloatVector x) {
-        // t = 1.5 * 2^23 + n with n = round(x) in its low mantissa bits; f = x - n, exactly, in [-1/2, 1/2]
-        FloatVector t = x.add(ROUND);
-        FloatVector f = x.sub(t.sub(ROUND));
-        FloatVector p = f.fma(Q6, Q5).fma(f, FloatVector.broadcast(S, Q4)).fma(f, FloatVector.broadcast(S, Q3))
-                .fma(f, FloatVector.broadcast(S, Q2)).fma(f, FloatVector.broadcast(S, Q1))
-                .fma(f, FloatVector.broadcast(S, 1f));
-        // 2^n multiplies p by adding n to its exponent: t's bits shifted left by 23 leave n << 23, because
-        // ROUND's own bits end in nine zeros; n is first held at MIN_EXP2_EXPONENT so that p 2^n stays normal
-        IntVector n = t.reinterpretAsInts().lanewise(VectorOperators.MAX, ROUND_BITS + MIN_EXP2_EXPONENT)
-                .lanewise(VectorOperators.LSHL, 23);
-        return p.reinterpretAsInts().add(n).reinterpretAsFloats();
-    }
-
     /*
      * The two passes below are written with the Vector API's own operations only, which C2 always inlines, and
-     * take and give their vectors through arrays. A call to a method of this class inside a hot loop is inlined
-     * only while the compilation has node budget left; out of line, every vector it takes and returns is boxed
-     * on the heap. Attention, its softmax calling exp2OfNonPositive in the loop, ran at 40-60% of its speed in
-     * whole U-Net steps where that budget ran out.
+     * take and give their vectors through arrays. A method called inside a hot loop is inlined only while the
+     * compilation has node budget left; out of line, every vector it takes and returns is boxed on the heap,
+     * and its operations on a vector whose exact class it cannot see may run as plain Java. Attention, its
+     * softmax calling an exponential in the loop, ran at 40-60% of its speed in whole U-Net steps where that
+     * budget ran out.
      */
 
     /**
@@ -143,9 +124,12 @@ final class VectorMath {
 
     /**
      * Replaces each of {@code count} vectors of {@code values}, {@code stride} floats apart from {@code first}, by
-     * {@code 2^(v - shift)}, bit for bit as {@link #exp2OfNonPositive} computes it (each {@code v - shift} finite
-     * and at most zero), with {@code shift} the vector at {@code shifts[shiftAt]}; their lane-wise sum, added in
-     * order, goes to {@code sum[sumAt]} unless {@code sum} is null.
+     * {@code 2^(v - shift)}, with {@code shift} the vector at {@code shifts[shiftAt]}; their lane-wise sum, added
+     * in order, goes to {@code sum[sumAt]} unless {@code sum} is null. This is the exponential a softmax takes once
+     * its scores are in base 2 and their maximum is subtracted: for finite {@code x = v - shift <= 0}, relative
+     * error under 1.2e-7 down to 2^-125, and below that a value near 2^-125 (about 2e-38) instead of zero; other
+     * inputs give unspecified values. Twelve vector operations per vector, all exactly rounded or exact, against
+     * the sixteen of {@link #expOfNonPositive}.
      */
     static void exp2InPlace(float[] values, int first, int stride, int count, float[] shifts, int shiftAt, float[] sum,
             int sumAt) {
@@ -154,12 +138,14 @@ final class VectorMath {
         for (int j = 0; j < count; j++) {
             int at = first + j * stride;
             FloatVector x = FloatVector.fromArray(S, values, at).sub(shift);
-            // exp2OfNonPositive(x), written out (see above)
+            // t = 1.5 * 2^23 + n with n = round(x) in its low mantissa bits; f = x - n, exactly, in [-1/2, 1/2]
             FloatVector t = x.add(ROUND);
             FloatVector f = x.sub(t.sub(ROUND));
             FloatVector p = f.fma(Q6, Q5).fma(f, FloatVector.broadcast(S, Q4)).fma(f, FloatVector.broadcast(S, Q3))
                     .fma(f, FloatVector.broadcast(S, Q2)).fma(f, FloatVector.broadcast(S, Q1))
                     .fma(f, FloatVector.broadcast(S, 1f));
+            // 2^n multiplies p by adding n to its exponent: t's bits shifted left by 23 leave n << 23, because
+            // ROUND's own bits end in nine zeros; n is first held at MIN_EXP2_EXPONENT so that p 2^n stays normal
             IntVector n = t.reinterpretAsInts().lanewise(VectorOperators.MAX, ROUND_BITS + MIN_EXP2_EXPONENT)
                     .lanewise(VectorOperators.LSHL, 23);
             FloatVector e = p.reinterpretAsInts().add(n).reinterpretAsFloats();

@@ -37,35 +37,24 @@ class VectorMathTest {
     }
 
     @Test
-    void exp2OfNonPositiveIsAccurateDownToTheLeastNormalScale() {
-        int lanes = FloatVector.SPECIES_PREFERRED.length();
-        float[] x = new float[lanes];
-        float[] y = new float[lanes];
+    void exp2InPlaceIsAccurateDownToTheLeastNormalScale() {
         // every step of 1/1024 from -125 to 0: each fraction the polynomial sees, at every exponent
-        for (int first = -125 * 1024; first <= 0; first += lanes) {
-            for (int i = 0; i < lanes; i++) {
-                x[i] = Math.min(0, first + i) / 1024f;
-            }
-            VectorMath.exp2OfNonPositive(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
-            for (int i = 0; i < lanes; i++) {
-                double exact = Math.pow(2, x[i]);
-                if (!(Math.abs(y[i] - exact) / exact < 1.2e-7)) {
-                    fail("2^" + x[i] + " = " + y[i] + ", exactly " + exact);
-                }
+        float[] x = new float[125 * 1024 + 1];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -i / 1024f;
+        }
+        float[] y = exp2(x);
+        for (int i = 0; i < x.length; i++) {
+            double exact = Math.pow(2, x[i]);
+            if (!(Math.abs(y[i] - exact) / exact < 1.2e-7)) {
+                fail("2^" + x[i] + " = " + y[i] + ", exactly " + exact);
             }
         }
     }
 
     @Test
-    void exp2OfNonPositiveIsExactAtIntegersAndStaysTinyFarBelow() {
-        float[] x = new float[FloatVector.SPECIES_PREFERRED.length()];
-        x[0] = 0f;
-        x[1] = -1f;
-        x[2] = -20f;
-        x[3] = -1000f;
-        x[4] = -3e38f;
-        float[] y = new float[x.length];
-        VectorMath.exp2OfNonPositive(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0)).intoArray(y, 0);
+    void exp2InPlaceIsExactAtIntegersAndStaysTinyFarBelow() {
+        float[] y = exp2(new float[] {0f, -1f, -20f, -1000f, -3e38f});
         assertEquals(1f, y[0]);
         assertEquals(0.5f, y[1]);
         assertEquals(0x1p-20f, y[2]);
@@ -73,8 +62,16 @@ class VectorMathTest {
         assertTrue(y[4] > 0 && y[4] < 1e-37f && Float.isFinite(y[4]), "2^-3e38 = " + y[4]);
     }
 
+    /** 2^x for each of {@code x} (padded to whole vectors), through {@link VectorMath#exp2InPlace} with no shift. */
+    private static float[] exp2(float[] x) {
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        float[] values = Arrays.copyOf(x, (x.length + lanes - 1) / lanes * lanes);
+        VectorMath.exp2InPlace(values, 0, lanes, values.length / lanes, new float[lanes], 0, null, 0);
+        return Arrays.copyOf(values, x.length);
+    }
+
     @Test
-    void exp2InPlaceMatchesExp2OfNonPositiveBitForBitAndSumsInOrder() {
+    void exp2InPlaceSubtractsTheShiftSkipsTheGapsAndSumsInOrder() {
         VectorSpecies<Float> species = FloatVector.SPECIES_PREFERRED;
         int lanes = species.length();
         int stride = 3 * lanes;
@@ -84,21 +81,29 @@ class VectorMathTest {
         for (int i = 0; i < values.length; i++) {
             values[i] = (float) (random.nextGaussian() * 20);
         }
-        float[] before = values.clone();
-        FloatVector shift = FloatVector.broadcast(species, 60f);
-        float[] sum = new float[lanes];
-        VectorMath.exp2InPlace(values, lanes, stride, count, shift.toArray(), 0, sum, 0);
-        FloatVector expectedSum = FloatVector.zero(species);
-        for (int j = 0; j < count; j++) {
-            int at = lanes + j * stride;
-            FloatVector expected = VectorMath.exp2OfNonPositive(FloatVector.fromArray(species, before, at).sub(shift));
-            assertArrayEquals(expected.toArray(), FloatVector.fromArray(species, values, at).toArray(), "vector " + j);
-            expectedSum = expectedSum.add(expected);
-            // the lanes between the vectors are left alone
-            assertArrayEquals(FloatVector.fromArray(species, before, at + lanes).toArray(),
-                    FloatVector.fromArray(species, values, at + lanes).toArray());
+        float[] shift = new float[lanes];
+        for (int lane = 0; lane < lanes; lane++) {
+            shift[lane] = 60f + lane;
         }
-        assertArrayEquals(expectedSum.toArray(), sum);
+        float[] shifted = values.clone();
+        for (int i = 0; i < shifted.length; i++) {
+            shifted[i] -= shift[i % lanes];
+        }
+        float[] original = values.clone();
+        float[] sum = new float[lanes];
+        VectorMath.exp2InPlace(values, lanes, stride, count, shift, 0, sum, 0);
+        VectorMath.exp2InPlace(shifted, lanes, stride, count, new float[lanes], 0, null, 0);
+        float[] expectedSum = new float[lanes];
+        for (int j = 0; j < count; j++) {
+            for (int lane = 0; lane < lanes; lane++) {
+                int at = lanes + j * stride + lane;
+                assertEquals(shifted[at], values[at], "vector " + j + ", lane " + lane);
+                expectedSum[lane] += shifted[at];
+                // the floats between the vectors are left alone
+                assertEquals(original[at + lanes], values[at + lanes]);
+            }
+        }
+        assertArrayEquals(expectedSum, sum);
     }
 
     @Test
