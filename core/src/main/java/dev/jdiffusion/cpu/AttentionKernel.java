@@ -67,6 +67,7 @@ final class AttentionKernel {
         float[] rowMax = new float[QUERY_BLOCK];
         float[] rowSum = new float[QUERY_BLOCK];
         float[] rescale = new float[QUERY_BLOCK];
+        // per query, for the key block at work: what its scores are shifted by, their maximum and their sum
         float[] shift = new float[QUERY_BLOCK];
         float[] blockMax = new float[QUERY_BLOCK];
         float[] blockSum = new float[QUERY_BLOCK];
@@ -287,6 +288,7 @@ final class AttentionKernel {
             // none before this block has nothing to rescale (and 2^-inf has no finite exponent): factor 2^0
             FloatVector shift = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
             VectorMask<Float> nothingBefore = oldMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
+            // the rescale factor's exponent: raised to a power of two for all the columns at once, below
             oldMax.sub(shift).blend(0f, nothingBefore).intoArray(s.rescale, q);
             newMax.intoArray(s.rowMax, q);
             shift.intoArray(s.shift, q);
