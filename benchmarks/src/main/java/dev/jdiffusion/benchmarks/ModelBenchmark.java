@@ -161,7 +161,7 @@ public final class ModelBenchmark {
     }
 
     /** The FMA peak on {@code threads} threads now, in GFLOP/s. */
-    static double measurePeak(int threads) {
+    private static double measurePeak(int threads) {
         try {
             return FmaPeak.measure(threads);
         } catch (InterruptedException e) {
@@ -199,14 +199,27 @@ public final class ModelBenchmark {
     private static void profilePass(String what, ProfilingBackend backend, int threads, Runnable pass) {
         pass.run();
         backend.reset();
-        double peakBefore = measurePeak(threads);
-        long start = System.nanoTime();
-        pass.run();
-        double seconds = (System.nanoTime() - start) / 1e9;
-        double peak = Math.max(peakBefore, measurePeak(threads));
-        System.out.printf(Locale.ROOT, "%s: %.3f s, FMA peak %.1f GFLOP/s around it%n%n", what, seconds, peak);
-        System.out.print(backend.report(peak));
+        TimedRun run = TimedRun.of(pass, threads);
+        System.out.printf(Locale.ROOT, "%s: %.3f s, FMA peak %.1f GFLOP/s around it%n%n", what, run.seconds(),
+                run.peak());
+        System.out.print(backend.report(run.peak()));
         System.out.println();
-        System.out.print(backend.reportByShape(peak, SHAPE_ROWS));
+        System.out.print(backend.reportByShape(run.peak(), SHAPE_ROWS));
+    }
+
+    /** One timed run, and the FMA peak on its thread count calibrated just before and just after it (the higher). */
+    record TimedRun(double seconds, double peak) {
+        static TimedRun of(Runnable work, int threads) {
+            double peakBefore = measurePeak(threads);
+            long start = System.nanoTime();
+            work.run();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            return new TimedRun(seconds, Math.max(peakBefore, measurePeak(threads)));
+        }
+
+        /** The share of the peak, in percent, that {@code flops} done in this run reach. */
+        double share(double flops) {
+            return 100 * flops / 1e9 / seconds / peak;
+        }
     }
 }

@@ -45,35 +45,20 @@ final class StepScaling {
             double bestOne = Double.MAX_VALUE;
             double bestAll = Double.MAX_VALUE;
             for (int round = 0; round < rounds; round++) {
-                double peakOne = ModelBenchmark.measurePeak(1);
-                double secondsOne = seconds(stepOne);
-                peakOne = Math.max(peakOne, ModelBenchmark.measurePeak(1));
-                double peakAll = ModelBenchmark.measurePeak(threads);
-                double secondsAll = seconds(stepAll);
-                peakAll = Math.max(peakAll, ModelBenchmark.measurePeak(threads));
-                speedUps[round] = secondsOne / secondsAll;
-                bestOne = Math.min(bestOne, secondsOne);
-                bestAll = Math.min(bestAll, secondsAll);
+                ModelBenchmark.TimedRun runOne = ModelBenchmark.TimedRun.of(stepOne, 1);
+                ModelBenchmark.TimedRun runAll = ModelBenchmark.TimedRun.of(stepAll, threads);
+                speedUps[round] = runOne.seconds() / runAll.seconds();
+                bestOne = Math.min(bestOne, runOne.seconds());
+                bestAll = Math.min(bestAll, runAll.seconds());
                 System.out.printf(Locale.ROOT,
                         "| %d | %.2f s | %.0f%% | %.2f s | %.0f%% | %.2fx | %.0f, %.0f | %.2fx |%n", round + 1,
-                        secondsOne, share(flops, secondsOne, peakOne), secondsAll, share(flops, secondsAll, peakAll),
-                        speedUps[round], peakOne, peakAll, peakAll / peakOne);
+                        runOne.seconds(), runOne.share(flops), runAll.seconds(), runAll.share(flops),
+                        speedUps[round], runOne.peak(), runAll.peak(), runAll.peak() / runOne.peak());
             }
             Arrays.sort(speedUps);
             System.out.printf(Locale.ROOT, "%nmedian speed-up %.2fx over %d rounds; best times %.2f s (%.1f GFLOP/s) "
                     + "and %.2f s (%.1f GFLOP/s), %.2fx%n", speedUps[rounds / 2], rounds, bestOne,
                     flops / 1e9 / bestOne, bestAll, flops / 1e9 / bestAll, bestOne / bestAll);
         }
-    }
-
-    /** The share of {@code peak} GFLOP/s, in percent, that {@code flops} in {@code seconds} reach. */
-    private static double share(double flops, double seconds, double peak) {
-        return 100 * flops / 1e9 / seconds / peak;
-    }
-
-    private static double seconds(Runnable work) {
-        long start = System.nanoTime();
-        work.run();
-        return (System.nanoTime() - start) / 1e9;
     }
 }
