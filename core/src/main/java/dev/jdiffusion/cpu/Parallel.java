@@ -1,24 +1,44 @@
 package dev.jdiffusion.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
 /**
- * The CPU backend's one thread pool. {@link #forEach} spreads independent tasks over the threads,
- * the calling thread included, handing them out one at a time so uneven tasks still balance.
+ * The CPU backend's threads: the calling thread and {@code threads - 1} helpers. {@link #forEach} spreads
+ * independent tasks over them, handing the tasks out one at a time so uneven tasks still balance.
+ *
+ * <p>A helper that has run out of work spins for a short while ({@link #SPIN_NANOS}) before it sleeps, and so
+ * does the caller waiting for the helpers to finish. A U-Net step is hundreds of parallel operations back to
+ * back, many of them a millisecond or less, and waking a sleeping thread took about 80 microseconds on a
+ * virtual machine (the kernel's wake-up, then the hypervisor's for an idle virtual core): a pool that parks
+ * its threads between operations pays that at the start of every operation, and again at its end whenever the
+ * helper finishes last.
+ *
+ * <p>One operation runs at a time: a call made while another is running (from a task, or from a second
+ * thread sharing the backend) runs its tasks on its own thread.
  */
 public final class Parallel implements AutoCloseable {
+    /** How long an idle helper, or a caller waiting for its helpers, spins before it parks. */
+    private static final long SPIN_NANOS = 1_000_000;
+
     private final int threads;
-    private final ForkJoinPool pool;
+    private final Helper[] helpers;
+    private final AtomicBoolean busy = new AtomicBoolean();
+    private volatile boolean closed;
 
     public Parallel(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
         this.threads = threads;
-        this.pool = threads == 1 ? null : new ForkJoinPool(threads - 1);
+        this.helpers = new Helper[threads - 1];
+        for (int h = 0; h < helpers.length; h++) {
+            helpers[h] = new Helper(h + 1);
+            helpers[h].start();
+        }
     }
 
     public int threads() {
@@ -30,41 +50,25 @@ public final class Parallel implements AutoCloseable {
         if (tasks <= 0) {
             return;
         }
-        if (pool == null || tasks == 1) {
+        if (helpers.length == 0 || tasks == 1 || !busy.compareAndSet(false, true)) {
             for (int i = 0; i < tasks; i++) {
                 body.accept(i);
             }
             return;
         }
-        AtomicInteger next = new AtomicInteger();
-        Runnable drain = () -> {
-            for (int i; (i = next.getAndIncrement()) < tasks; ) {
-                body.accept(i);
-            }
-        };
-        int helpers = Math.min(threads, tasks) - 1;
-        ForkJoinTask<?>[] submitted = new ForkJoinTask<?>[helpers];
-        for (int h = 0; h < helpers; h++) {
-            submitted[h] = pool.submit(drain);
-        }
-        RuntimeException failure = null;
         try {
-            drain.run();
-        } catch (RuntimeException e) {
-            failure = e;
-            next.set(tasks);
-        }
-        for (ForkJoinTask<?> task : submitted) {
-            try {
-                task.join();
-            } catch (RuntimeException e) {
-                if (failure == null) {
-                    failure = e;
-                }
+            if (closed) {
+                throw new IllegalStateException("the thread pool is closed");
             }
-        }
-        if (failure != null) {
-            throw failure;
+            Job job = new Job(tasks, body, Math.min(helpers.length, tasks - 1));
+            for (int h = 0; h < job.helpers; h++) {
+                helpers[h].offer(job);
+            }
+            job.drain();
+            job.awaitHelpers();
+            job.rethrowFailure();
+        } finally {
+            busy.set(false);
         }
     }
 
@@ -83,8 +87,105 @@ public final class Parallel implements AutoCloseable {
 
     @Override
     public void close() {
-        if (pool != null) {
-            pool.shutdownNow();
+        closed = true;
+        for (Helper helper : helpers) {
+            LockSupport.unpark(helper);
+        }
+    }
+
+    /** Spins while {@code waiting} holds, for {@link #SPIN_NANOS}, then parks until it no longer does. */
+    private static void await(BooleanSupplier waiting) {
+        long start = System.nanoTime();
+        while (waiting.getAsBoolean()) {
+            if (System.nanoTime() - start < SPIN_NANOS) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.park();
+            }
+        }
+    }
+
+    /** One call of {@link #forEach}: its tasks, the next one to hand out, and the helpers still at work. */
+    private static final class Job {
+        final int tasks;
+        final IntConsumer body;
+        final int helpers;
+        final Thread caller = Thread.currentThread();
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger helpersAtWork;
+        volatile Throwable failure;
+
+        Job(int tasks, IntConsumer body, int helpers) {
+            this.tasks = tasks;
+            this.body = body;
+            this.helpers = helpers;
+            this.helpersAtWork = new AtomicInteger(helpers);
+        }
+
+        /** Runs tasks until none are left; a failure stops the handing out and is kept for the caller. */
+        void drain() {
+            try {
+                for (int i; (i = next.getAndIncrement()) < tasks; ) {
+                    body.accept(i);
+                }
+            } catch (Throwable e) {
+                if (failure == null) {
+                    failure = e;
+                }
+                next.set(tasks);
+            }
+        }
+
+        void helperDone() {
+            if (helpersAtWork.decrementAndGet() == 0) {
+                LockSupport.unpark(caller);
+            }
+        }
+
+        void awaitHelpers() {
+            await(() -> helpersAtWork.get() > 0);
+        }
+
+        void rethrowFailure() {
+            Throwable e = failure;
+            if (e instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            if (e instanceof Error error) {
+                throw error;
+            }
+            if (e != null) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** A thread that runs the jobs it is offered, one at a time, for as long as the pool is open. */
+    private final class Helper extends Thread {
+        private volatile Job job;
+
+        Helper(int index) {
+            super("jdiffusion-cpu-" + index);
+            setDaemon(true);
+        }
+
+        void offer(Job next) {
+            job = next;
+            LockSupport.unpark(this);
+        }
+
+        @Override
+        public void run() {
+            while (true) {
+                await(() -> job == null && !closed);
+                Job current = job;
+                if (current == null) {
+                    return;
+                }
+                current.drain();
+                job = null; // before the caller can hear of it, and offer the next job
+                current.helperDone();
+            }
         }
     }
 }
