@@ -69,8 +69,9 @@ public final class ModelBenchmark {
             System.out.println("writing synthetic SD 1.5 weights (" + dtype + ") to " + folder);
             SyntheticStableDiffusion.writeSd15(folder, 0, dtype);
         }
-        System.out.printf(Locale.ROOT, "model %s (%s weights), %d of %d cores, best of %d runs%n%n",
-                folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), runs);
+        System.out.printf(Locale.ROOT, "model %s (%s weights), %d of %d cores, best of %d runs (more for figures "
+                + "under %.0f s)%n%n", folder, storedType(folder), threads, Runtime.getRuntime().availableProcessors(), runs,
+                MIN_SECONDS_AFTER_FIRST);
         if (profile) {
             profileUNetStep(folder, threads);
             return;
@@ -112,7 +113,7 @@ public final class ModelBenchmark {
         }
         if (steps > 0 && Files.isDirectory(folder.resolve("tokenizer"))) {
             try (StableDiffusion sd = StableDiffusion.load(folder).backend(backend).open()) {
-                figure("txt2img 512x512, " + steps + " steps, guided", 1, () -> sd.txt2img("a photo of a cat")
+                figure("txt2img 512x512, " + steps + " steps, guided", 1, 0, () -> sd.txt2img("a photo of a cat")
                         .negativePrompt("blurry").size(512, 512).steps(steps).scheduler(Samplers.EULER_A).seed(42).generate());
             }
         } else if (steps > 0) {
@@ -120,20 +121,43 @@ public final class ModelBenchmark {
         }
     }
 
-    /** Runs {@code work} {@code runs} times and prints one row of the table: the best run, and the peak of them all. */
+    /**
+     * Seconds a figure keeps repeating after its first run, whatever {@code --runs} says, so that a short one (CLIP
+     * takes a tenth of a second) is timed compiled rather than while the JIT is still at work on it.
+     */
+    private static final double MIN_SECONDS_AFTER_FIRST = 5;
+    /** Most runs of one figure. */
+    private static final int MAX_RUNS = 50;
+
+    /**
+     * Runs {@code work} {@code runs} times, more for a short figure ({@link #MIN_SECONDS_AFTER_FIRST}), and prints
+     * one row of the table: the best run, and the peak of them all.
+     */
     private void figure(String what, int runs, Runnable work) {
+        figure(what, runs, MIN_SECONDS_AFTER_FIRST, work);
+    }
+
+    /** As above, repeating until the runs after the first have taken {@code minSecondsAfterFirst} in all. */
+    private void figure(String what, int runs, double minSecondsAfterFirst, Runnable work) {
         backend.releaseCachedMemory(); // the activation buffers of the figure before belong to that figure
         double peakBefore = measurePeak(threads);
         boolean ownPeak = ProcessMemory.resetPeak();
         double best = Double.MAX_VALUE;
         double first = 0;
+        double afterFirst = 0;
         double flops = 0;
-        for (int i = 0; i < runs; i++) {
+        int done = 0;
+        while (done < runs || (done < MAX_RUNS && afterFirst < minSecondsAfterFirst)) {
             backend.reset();
             long start = System.nanoTime();
             work.run();
             double seconds = (System.nanoTime() - start) / 1e9;
-            first = i == 0 ? seconds : first;
+            if (done == 0) {
+                first = seconds;
+            } else {
+                afterFirst += seconds;
+            }
+            done++;
             best = Math.min(best, seconds);
             flops = backend.totalFlops();
         }
@@ -142,7 +166,7 @@ public final class ModelBenchmark {
         double rate = flops / 1e9 / best;
         System.out.printf(Locale.ROOT, "| %s | %.3f | %.1f | %.1f | %.0f | %.0f%% | %.2f GB%s |%n", what, best,
                 flops / 1e9, rate, peakGflops, 100 * rate / peakGflops, residentBytes / 1e9, ownPeak ? "" : " (process)");
-        if (runs > 1 && first - best > 0.05 * best) {
+        if (done > 1 && first - best > 0.05 * best) {
             System.out.printf(Locale.ROOT, "|   first run (packs the weights) | %.3f | | | | | |%n", first);
         }
     }
