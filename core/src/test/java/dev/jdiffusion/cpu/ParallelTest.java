@@ -159,6 +159,35 @@ class ParallelTest {
     }
 
     @Test
+    void thePoolOfADroppedUnclosedBackendEndsItsHelpers() {
+        assertTimeoutPreemptively(LIMIT, () -> {
+            Set<Thread> helpers = helpersOfADroppedPool();
+            for (Thread helper : helpers) {
+                while (helper.isAlive()) {
+                    System.gc(); // the pool is unreachable: its collection stops the helpers
+                    helper.join(100);
+                }
+            }
+        });
+    }
+
+    /** Runs one pool until both its helpers have taken tasks, and lets go of it unclosed. */
+    private static Set<Thread> helpersOfADroppedPool() {
+        Parallel parallel = new Parallel(3);
+        Set<Thread> helpers = ConcurrentHashMap.newKeySet();
+        Thread caller = Thread.currentThread();
+        while (helpers.size() < 2) {
+            parallel.forEach(64, i -> {
+                if (Thread.currentThread() != caller) {
+                    helpers.add(Thread.currentThread());
+                }
+                Thread.onSpinWait();
+            });
+        }
+        return helpers;
+    }
+
+    @Test
     void rejectsAThreadCountBelowOne() {
         assertThrows(IllegalArgumentException.class, () -> new Parallel(0));
     }
