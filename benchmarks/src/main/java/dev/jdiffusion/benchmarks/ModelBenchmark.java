@@ -29,8 +29,10 @@ import java.util.Locale;
  *
  * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile | --scaling]</pre>
  *
- * <p>{@code --steps} sets the txt2img's steps (20; 0 leaves it out); {@code --f32} writes F32 synthetic weights
- * where there are none yet. {@code --profile} instead times one guided 64x64 U-Net step and one 512x512 VAE
+ * <p>A figure runs {@code --runs} times (2; the first packs the weights), and a short one more, until its runs
+ * after the first have taken 5 s. {@code --steps} sets the txt2img's steps (20; 0 leaves it out), which runs
+ * once; {@code --f32} writes F32 synthetic weights where there are none yet. {@code --profile} instead times
+ * one guided 64x64 U-Net step and one 512x512 VAE
  * decode per kind of op, and the fifteen shapes of product, convolution and attention that took longest.
  * {@code --scaling} instead times the guided 64x64 U-Net step on one thread and on {@code --threads} in turn,
  * {@code --runs} rounds in one process, so that the two are compared in the same state of the machine.
