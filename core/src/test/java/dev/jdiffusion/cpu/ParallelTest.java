@@ -139,16 +139,7 @@ class ParallelTest {
     void closingEndsTheHelpersAndLaterCallsFail() {
         assertTimeoutPreemptively(LIMIT, () -> {
             Parallel parallel = new Parallel(3);
-            Set<Thread> helpers = ConcurrentHashMap.newKeySet();
-            Thread caller = Thread.currentThread();
-            while (helpers.size() < 2) {
-                parallel.forEach(64, i -> {
-                    if (Thread.currentThread() != caller) {
-                        helpers.add(Thread.currentThread());
-                    }
-                    Thread.onSpinWait();
-                });
-            }
+            Set<Thread> helpers = helpersOf(parallel);
             parallel.close();
             for (Thread helper : helpers) {
                 helper.join();
@@ -159,9 +150,9 @@ class ParallelTest {
     }
 
     @Test
-    void thePoolOfADroppedUnclosedBackendEndsItsHelpers() {
+    void aPoolDroppedUnclosedEndsItsHelpersOnceCollected() {
         assertTimeoutPreemptively(LIMIT, () -> {
-            Set<Thread> helpers = helpersOfADroppedPool();
+            Set<Thread> helpers = helpersOf(new Parallel(3)); // and the pool is dropped unclosed
             for (Thread helper : helpers) {
                 while (helper.isAlive()) {
                     System.gc(); // the pool is unreachable: its collection stops the helpers
@@ -171,9 +162,8 @@ class ParallelTest {
         });
     }
 
-    /** Runs one pool until both its helpers have taken tasks, and lets go of it unclosed. */
-    private static Set<Thread> helpersOfADroppedPool() {
-        Parallel parallel = new Parallel(3);
+    /** Runs a pool of three threads until both its helpers have taken tasks; returns them. */
+    private static Set<Thread> helpersOf(Parallel parallel) {
         Set<Thread> helpers = ConcurrentHashMap.newKeySet();
         Thread caller = Thread.currentThread();
         while (helpers.size() < 2) {
