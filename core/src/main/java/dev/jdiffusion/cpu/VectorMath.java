@@ -95,8 +95,9 @@ final class VectorMath {
 
     /**
      * {@code max[at, at + VL)}: the lane-wise largest of {@code count} vectors of {@code values}, {@code stride}
-     * floats apart from {@code first} (as {@link #larger}: NaN lanes are passed over; negative infinity when
-     * {@code count} is 0). In four chains: in one, each compare and blend waits for the one before.
+     * floats apart from {@code first}, by compare and blend, cheaper than {@link FloatVector#max}: NaN lanes are
+     * passed over; negative infinity when {@code count} is 0. In four chains: in one, each compare and blend
+     * waits for the one before.
      */
     static void largestOf(float[] values, int first, int stride, int count, float[] max, int at) {
         FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -155,11 +156,6 @@ final class VectorMath {
         if (sum != null) {
             total.intoArray(sum, sumAt);
         }
-    }
-
-    /** The larger of each pair of lanes; cheaper than {@link FloatVector#max}, and NaN in {@code b} is ignored. */
-    static FloatVector larger(FloatVector a, FloatVector b) {
-        return a.blend(b, b.compare(VectorOperators.GT, a));
     }
 
     /**
