@@ -50,18 +50,25 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
                     int b = pixels[3 * r];
                     int iy = pixels[3 * r + 1] * stride + ky - padTop;
                     int ix = pixels[3 * r + 2] * stride + kx - padLeft;
-                    if (b < 0 || iy < 0 || iy >= height || ix < 0 || ix >= width) {
-                        rowOffsets[r] = -1; // a tap on the padding, or a row past the end
-                    } else {
-                        int sy = sourceRows == null ? iy : sourceRows[iy];
-                        int sx = sourceColumns == null ? ix : sourceColumns[ix];
-                        long sourcePixel = ((long) b * sourceHeight + sy) * sourceWidth + sx;
-                        rowOffsets[r] = (sourcePixel * channels + cFrom) * Float.BYTES;
-                    }
+                    long pixel = b < 0 ? -1 : pixelOffset(b, iy, ix); // -1: a tap on the padding, or a row past the end
+                    rowOffsets[r] = pixel < 0 ? -1 : pixel + (long) cFrom * Float.BYTES;
                 }
                 int runAt = at + strip * kc * mr + (tap * channels + cFrom - k0) * mr;
                 writer.writeRows(input, rowOffsets, cTo - cFrom, packed, runAt);
             }
         }
+    }
+
+    /**
+     * The byte offset of input pixel {@code (iy, ix)} of item {@code b}, in the {@code height x width} image the
+     * convolution sees (through the resize maps when given); -1 where it falls on the padding.
+     */
+    long pixelOffset(int b, int iy, int ix) {
+        if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
+            return -1;
+        }
+        int sy = sourceRows == null ? iy : sourceRows[iy];
+        int sx = sourceColumns == null ? ix : sourceColumns[ix];
+        return (((long) b * sourceHeight + sy) * sourceWidth + sx) * channels * Float.BYTES;
     }
 }

@@ -315,12 +315,16 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("conv2d: bias has " + bias.elementCount() + " elements, expected " + packed.out);
         }
         Tensor y = empty(batch, outHeight, outWidth, packed.out);
-        RowSource patches = sourceRows == null && packed.kernelHeight == 1 && packed.kernelWidth == 1 && stride == 1
-                        && padding.equals(Padding.of(0))
-                ? new DenseRows(x.data(), packed.in)
-                : new ConvPatches(x.data(), height, width, packed.channels, packed.kernelHeight, packed.kernelWidth, stride,
-                        padding.top(), padding.left(), outHeight, outWidth, sourceRows, sourceColumns, x.dim(1), x.dim(2));
-        kernels.gemm(parallel, patches, batch * outHeight * outWidth, packed, bias == null ? null : bias.data(), y.data());
+        MemorySegment biasData = bias == null ? null : bias.data();
+        if (sourceRows == null && packed.kernelHeight == 1 && packed.kernelWidth == 1 && stride == 1
+                && padding.equals(Padding.of(0))) {
+            kernels.gemm(parallel, new DenseRows(x.data(), packed.in), batch * outHeight * outWidth, packed, biasData,
+                    y.data());
+        } else {
+            kernels.convolve(parallel, memory, new ConvPatches(x.data(), height, width, packed.channels, packed.kernelHeight,
+                    packed.kernelWidth, stride, padding.top(), padding.left(), outHeight, outWidth, sourceRows,
+                    sourceColumns, x.dim(1), x.dim(2)), batch, packed, biasData, y.data());
+        }
         return y;
     }
 

@@ -15,6 +15,13 @@ interface CpuKernels {
     /** {@code c = a b^T + bias}, rows of {@code a} from {@code a}; see {@link GemmKernel}. */
     void gemm(Parallel parallel, RowSource a, int m, PackedMatrix b, MemorySegment bias, MemorySegment c);
 
+    /**
+     * {@code out = conv(input, weight) + bias} for a convolution that is not a plain matrix product:
+     * {@code batch} items of the geometry {@code input} describes, channels-last, any buffers from {@code memory}.
+     */
+    void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
+            MemorySegment bias, MemorySegment out);
+
     void layerNorm(Parallel parallel, MemorySegment x, MemorySegment gamma, MemorySegment beta, float eps,
             MemorySegment out, int rows, int width);
 

@@ -1,5 +1,6 @@
 package dev.jdiffusion.cpu;
 
+import dev.jdiffusion.weights.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -55,8 +56,22 @@ final class GemmKernel {
         if (m == 0 || b.out == 0) {
             return;
         }
-        MemorySegment panels = b.panels(parallel);
-        GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.panels);
+        gemm(parallel, a, m, new Panels(b.panels(parallel), b.storage, b.in, b.out, b.panels), bias, c);
+    }
+
+    /**
+     * Weight panels as {@link PackedMatrix} lays them out ({@code [count][in][NR]} of {@code storage}), wherever
+     * they come from.
+     */
+    record Panels(MemorySegment data, DType storage, int in, int out, int count) {}
+
+    /** As above with the weight given as its panels. */
+    static void gemm(Parallel parallel, RowSource a, int m, Panels b, MemorySegment bias, MemorySegment c) {
+        if (m == 0 || b.out == 0) {
+            return;
+        }
+        MemorySegment panels = b.data;
+        GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.count);
         GemmLayout.TileBody tile = tiling.wholeK()
                 ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c)
                 : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c);
@@ -64,7 +79,7 @@ final class GemmKernel {
     }
 
     /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */
-    private static void blockByBlock(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+    private static void blockByBlock(RowSource a, int m0, int mc, Panels b, MemorySegment panels, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
         int k = b.in;
@@ -84,7 +99,7 @@ final class GemmKernel {
      * One tile, panel by panel: its rows of A are packed for the whole of K (block after block), then each
      * panel's part of C is finished over all K blocks before the next panel's begins.
      */
-    private static void panelByPanel(RowSource a, int m0, int mc, PackedMatrix b, MemorySegment panels, int p0, int p1,
+    private static void panelByPanel(RowSource a, int m0, int mc, Panels b, MemorySegment panels, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
         int k = b.in;
@@ -106,7 +121,7 @@ final class GemmKernel {
      * Adds the product of every strip of one packed K block of A (from {@code aOffset}) and the same K block
      * of panel {@code p} to C, the sums starting from the bias (or zero) in the first K block.
      */
-    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, PackedMatrix b,
+    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, Panels b,
             float[] panel, int p, int k0, int kc, MemorySegment bias, MemorySegment c) {
         long rowBytes = (long) b.out * Float.BYTES;
         int col = p * NR;
@@ -139,7 +154,7 @@ final class GemmKernel {
      * The {@code kc x NR} block of panel {@code p} from row {@code k0}, as floats in this thread's block buffer
      * (reused by every strip of the tile): copied for F32, widened from 16 bits otherwise.
      */
-    private static float[] panelBlock(PackedMatrix b, MemorySegment panels, int p, int k0, int kc) {
+    private static float[] panelBlock(Panels b, MemorySegment panels, int p, int k0, int kc) {
         int count = kc * NR;
         long first = ((long) p * b.in + k0) * NR;
         float[] block = PANEL_BLOCK.get();

@@ -28,6 +28,13 @@ final class ScalarKernels implements CpuKernels {
 
     // ------------------------------------------------------------------ product
 
+    /** Always the patches' GEMM: the fallback stays the direct convolution, the reference the others match. */
+    @Override
+    public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
+            MemorySegment bias, MemorySegment out) {
+        gemm(parallel, input, batch * input.outHeight() * input.outWidth(), weight, bias, out);
+    }
+
     @Override
     public void gemm(Parallel parallel, RowSource a, int m, PackedMatrix b, MemorySegment bias, MemorySegment c) {
         if (m == 0 || b.out == 0) {

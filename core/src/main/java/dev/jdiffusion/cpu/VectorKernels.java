@@ -15,6 +15,17 @@ final class VectorKernels implements CpuKernels {
         GemmKernel.gemm(parallel, a, m, b, bias, c);
     }
 
+    /** Winograd's F(2x2, 3x3) where it applies ({@link WinogradKernel#applies}), else the patches' GEMM. */
+    @Override
+    public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
+            MemorySegment bias, MemorySegment out) {
+        if (WinogradKernel.applies(input, batch, weight.out)) {
+            WinogradKernel.convolve(parallel, memory, input, batch, weight, bias, out);
+        } else {
+            GemmKernel.gemm(parallel, input, batch * input.outHeight() * input.outWidth(), weight, bias, out);
+        }
+    }
+
     @Override
     public void layerNorm(Parallel parallel, MemorySegment x, MemorySegment gamma, MemorySegment beta, float eps,
             MemorySegment out, int rows, int width) {

@@ -1,0 +1,205 @@
+package dev.jdiffusion.cpu;
+
+import static dev.jdiffusion.cpu.KernelAsserts.random;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.RawTensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** Winograd's F(2x2, 3x3) convolution against direct loops in double, and against the direct kernel's error. */
+class WinogradKernelTest {
+    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final CpuMemoryPool MEMORY = new CpuMemoryPool();
+    private final Random r = new Random(23);
+
+    @Test
+    void matchesTheDirectConvolutionOnAwkwardShapes() {
+        int lanes = VectorKernels.preferredFloatLanes();
+        int[][] cases = { // batch, height, width, channels (in vectors), out; then the resize, if any
+                {1, 1, 1, 1, 5}, {1, 5, 7, 1, 40}, {2, 6, 4, 2, 32}, {1, 9, 9, 3, 3}, {1, 20, 18, 17, 70},
+                {2, 3, 5, 2, 33, 7, 10}, {1, 4, 4, 1, 17, 8, 8}};
+        for (int threads = 1; threads <= 3; threads++) {
+            try (Parallel parallel = new Parallel(threads)) {
+                for (int[] c : cases) {
+                    Convolution conv = new Convolution(c[0], c[1], c[2], c[3] * lanes, c[4], c.length > 5 ? c[5] : c[1],
+                            c.length > 5 ? c[6] : c[2], r);
+                    String what = Arrays.toString(c) + " on " + threads + " threads";
+                    double winograd = conv.worstError(conv.winograd(parallel), what);
+                    double direct = conv.worstError(conv.direct(parallel), what);
+                    // Its transforms add up to four inputs each way, so its rounding may reach a few times the direct
+                    // convolution's; more would be a wrong transform, which shows as errors near the values' size.
+                    if (!(winograd <= 4 * Math.max(direct, 1e-7))) {
+                        fail(what + ": worst error " + winograd + " of the value scale, the direct kernel's " + direct);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void readsSixteenBitWeightsAsTheirWidenedValues() {
+        int channels = 2 * VectorKernels.preferredFloatLanes();
+        try (Parallel parallel = new Parallel(2)) {
+            for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
+                Convolution full = new Convolution(1, 7, 6, channels, 21, 7, 6, r);
+                MemorySegment bits = MemorySegment.ofArray(new byte[full.weight.length * 2]);
+                for (int i = 0; i < full.weight.length; i++) {
+                    short half = dtype == DType.F16 ? Float.floatToFloat16(full.weight[i])
+                            : (short) (Float.floatToRawIntBits(full.weight[i]) >>> 16);
+                    bits.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, half);
+                    full.weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
+                }
+                PackedMatrix halfWeight = PackedMatrix.ofConvolution(
+                        new RawTensor("w", dtype, new long[] {21, channels, 3, 3}, bits), new AtomicLong());
+                assertArrayEquals(full.winograd(parallel), full.winograd(parallel, halfWeight), dtype.toString());
+            }
+        }
+    }
+
+    @Test
+    void takesLargeStrideOneConvolutionsOfManyChannelsOnly() {
+        int channels = WinogradKernel.MIN_CHANNELS;
+        assertTrue(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), 1, channels));
+        assertTrue(WinogradKernel.applies(patches(64, 64, 2 * channels, 3, 1, 1), 4, channels));
+        assertFalse(WinogradKernel.applies(patches(64, 64, channels, 3, 1, 1), 2, channels), "too few pixels");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), 1, channels), "few input channels");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), 1, channels / 2), "few output channels");
+        assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), 1, channels),
+                "a partial vector of channels");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 2, 1), 1, channels), "stride 2");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 0), 1, channels), "no padding");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 1, 1, 0), 1, channels), "a 1x1 kernel");
+    }
+
+    @Test
+    void unloadingFreesTheTransformedWeights() {
+        AtomicLong packedBytes = new AtomicLong();
+        Convolution conv = new Convolution(1, 4, 4, VectorKernels.preferredFloatLanes(), 9, 4, 4, r);
+        PackedMatrix weight = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", conv.weight, 9, conv.channels, 3, 3),
+                packedBytes);
+        try (Parallel parallel = new Parallel(1)) {
+            float[] first = conv.winograd(parallel, weight);
+            assertEquals(16L * conv.channels * GemmLayout.NR * Float.BYTES, packedBytes.get());
+            weight.unload();
+            assertEquals(0, packedBytes.get());
+            assertArrayEquals(first, conv.winograd(parallel, weight), "transformed again after the unload");
+        }
+    }
+
+    private static ConvPatches patches(int height, int width, int channels, int kernel, int stride, int pad) {
+        int out = (height + 2 * pad - kernel) / stride + 1;
+        int outWidth = (width + 2 * pad - kernel) / stride + 1;
+        return new ConvPatches(MemorySegment.NULL, height, width, channels, kernel, kernel, stride, pad, pad, out, outWidth,
+                null, null, height, width);
+    }
+
+    /** A random 3x3, stride-1, padding-1 convolution with a bias, of an input seen through a resize. */
+    private static final class Convolution {
+        final int batch, sourceHeight, sourceWidth, channels, out, height, width;
+        final float[] input, weight, bias;
+        final int[] sourceRows, sourceColumns;
+
+        Convolution(int batch, int sourceHeight, int sourceWidth, int channels, int out, int height, int width, Random r) {
+            this.batch = batch;
+            this.sourceHeight = sourceHeight;
+            this.sourceWidth = sourceWidth;
+            this.channels = channels;
+            this.out = out;
+            this.height = height;
+            this.width = width;
+            input = random(r, batch * sourceHeight * sourceWidth * channels, 1);
+            weight = random(r, out * channels * 9, 1);
+            bias = random(r, out, 1);
+            boolean resized = height != sourceHeight || width != sourceWidth;
+            sourceRows = resized ? LayoutKernels.nearestSources(sourceHeight, height) : null;
+            sourceColumns = resized ? LayoutKernels.nearestSources(sourceWidth, width) : null;
+        }
+
+        float[] winograd(Parallel parallel) {
+            return winograd(parallel, PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, 3, 3),
+                    new AtomicLong()));
+        }
+
+        float[] winograd(Parallel parallel, PackedMatrix packed) {
+            return run(y -> WinogradKernel.convolve(parallel, MEMORY, patches(y.input), batch, packed, y.bias, y.out));
+        }
+
+        float[] direct(Parallel parallel) {
+            PackedMatrix packed = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, 3, 3),
+                    new AtomicLong());
+            return run(y -> GemmKernel.gemm(parallel, patches(y.input), batch * height * width, packed, y.bias, y.out));
+        }
+
+        private ConvPatches patches(MemorySegment x) {
+            return new ConvPatches(x, height, width, channels, 3, 3, 1, 1, 1, height, width, sourceRows, sourceColumns,
+                    sourceHeight, sourceWidth);
+        }
+
+        private record Buffers(MemorySegment input, MemorySegment bias, MemorySegment out) {}
+
+        private float[] run(java.util.function.Consumer<Buffers> kernel) {
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment x = arena.allocate((long) input.length * Float.BYTES, 64);
+                MemorySegment.copy(input, 0, x, FLOATS, 0, input.length);
+                MemorySegment b = arena.allocate((long) out * Float.BYTES, 64);
+                MemorySegment.copy(bias, 0, b, FLOATS, 0, out);
+                MemorySegment y = arena.allocate((long) batch * height * width * out * Float.BYTES, 64);
+                y.fill((byte) 0x7f); // NaN-free garbage: every element must be written
+                kernel.accept(new Buffers(x, b, y));
+                float[] result = new float[batch * height * width * out];
+                MemorySegment.copy(y, FLOATS, 0, result, 0, result.length);
+                return result;
+            }
+        }
+
+        /** The worst error of {@code actual} against direct loops in double, as a share of the value's scale. */
+        double worstError(float[] actual, String what) {
+            double worst = 0;
+            for (int b = 0; b < batch; b++) {
+                for (int y = 0; y < height; y++) {
+                    for (int x = 0; x < width; x++) {
+                        for (int o = 0; o < out; o++) {
+                            double sum = bias[o];
+                            double scale = Math.abs(bias[o]);
+                            for (int ky = 0; ky < 3; ky++) {
+                                for (int kx = 0; kx < 3; kx++) {
+                                    int iy = y + ky - 1;
+                                    int ix = x + kx - 1;
+                                    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
+                                        continue;
+                                    }
+                                    int sy = sourceRows == null ? iy : sourceRows[iy];
+                                    int sx = sourceColumns == null ? ix : sourceColumns[ix];
+                                    for (int c = 0; c < channels; c++) {
+                                        double p = (double) input[((b * sourceHeight + sy) * sourceWidth + sx) * channels + c]
+                                                * weight[((o * channels + c) * 3 + ky) * 3 + kx];
+                                        sum += p;
+                                        scale += Math.abs(p);
+                                    }
+                                }
+                            }
+                            double got = actual[((b * height + y) * width + x) * out + o];
+                            if (!Double.isFinite(got)) {
+                                fail(what + ": element (" + b + ", " + y + ", " + x + ", " + o + ") is " + got);
+                            }
+                            worst = Math.max(worst, Math.abs(got - sum) / scale);
+                        }
+                    }
+                }
+            }
+            return worst;
+        }
+    }
+}
