@@ -4,7 +4,6 @@ import dev.jdiffusion.weights.DType;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -58,13 +57,14 @@ final class WinogradKernel {
 
     /**
      * Whether a convolution takes this path: a 3x3 kernel, stride 1, padding 1 all round (an output the size
-     * of the input), whole vectors of input channels, at least {@link #MIN_CHANNELS} channels in and out, and at
-     * least {@link #MIN_PIXELS} output pixels.
+     * of the input), whole vectors of at least {@link #MIN_CHANNELS} channels in and out, and at least
+     * {@link #MIN_PIXELS} output pixels.
      */
     static boolean applies(ConvPatches input, int batch, int outChannels) {
         return input.kernelHeight() == 3 && input.kernelWidth() == 3 && input.stride() == 1 && input.padTop() == 1
                 && input.padLeft() == 1 && input.outHeight() == input.height() && input.outWidth() == input.width()
-                && input.channels() % VL == 0 && input.channels() >= MIN_CHANNELS && outChannels >= MIN_CHANNELS
+                && input.channels() % VL == 0 && outChannels % VL == 0 && input.channels() >= MIN_CHANNELS
+                && outChannels >= MIN_CHANNELS
                 && (long) batch * input.outHeight() * input.outWidth() >= MIN_PIXELS;
     }
 
@@ -74,6 +74,10 @@ final class WinogradKernel {
      */
     static void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
+        if (weight.channels % VL != 0 || weight.out % VL != 0) {
+            throw new IllegalArgumentException("a Winograd convolution takes whole vectors of channels, not "
+                    + weight.channels + " -> " + weight.out);
+        }
         MemorySegment u = weight.winogradPanels(parallel);
         Tiles tiles = new Tiles(input, batch, weight.out, bias, out);
         int channels = weight.channels;
@@ -201,46 +205,35 @@ final class WinogradKernel {
         long q = positionBytes;
         long pixelBytes = (long) out * Float.BYTES;
         for (int channel = 0; channel < out; channel += VL) {
-            VectorMask<Float> lanes = S.indexInRange(channel, out);
-            boolean whole = lanes.allTrue();
             FloatVector bias = tiles.bias == null ? FloatVector.zero(S)
-                    : FloatVector.fromMemorySegment(S, tiles.bias, (long) channel * Float.BYTES, ORDER, lanes);
+                    : FloatVector.fromMemorySegment(S, tiles.bias, (long) channel * Float.BYTES, ORDER);
             long at = from + (long) channel * Float.BYTES;
-            FloatVector m00 = sum(sums, at, whole, lanes), m01 = sum(sums, at + q, whole, lanes), m02 = sum(sums, at + 2 * q, whole, lanes);
-            FloatVector m03 = sum(sums, at + 3 * q, whole, lanes), m10 = sum(sums, at + 4 * q, whole, lanes), m11 = sum(sums, at + 5 * q, whole, lanes);
-            FloatVector m12 = sum(sums, at + 6 * q, whole, lanes), m13 = sum(sums, at + 7 * q, whole, lanes), m20 = sum(sums, at + 8 * q, whole, lanes);
-            FloatVector m21 = sum(sums, at + 9 * q, whole, lanes), m22 = sum(sums, at + 10 * q, whole, lanes), m23 = sum(sums, at + 11 * q, whole, lanes);
-            FloatVector m30 = sum(sums, at + 12 * q, whole, lanes), m31 = sum(sums, at + 13 * q, whole, lanes), m32 = sum(sums, at + 14 * q, whole, lanes);
-            FloatVector m33 = sum(sums, at + 15 * q, whole, lanes);
+            FloatVector m00 = sum(sums, at), m01 = sum(sums, at + q), m02 = sum(sums, at + 2 * q);
+            FloatVector m03 = sum(sums, at + 3 * q), m10 = sum(sums, at + 4 * q), m11 = sum(sums, at + 5 * q);
+            FloatVector m12 = sum(sums, at + 6 * q), m13 = sum(sums, at + 7 * q), m20 = sum(sums, at + 8 * q);
+            FloatVector m21 = sum(sums, at + 9 * q), m22 = sum(sums, at + 10 * q), m23 = sum(sums, at + 11 * q);
+            FloatVector m30 = sum(sums, at + 12 * q), m31 = sum(sums, at + 13 * q), m32 = sum(sums, at + 14 * q);
+            FloatVector m33 = sum(sums, at + 15 * q);
             long offset = (pixel * out + channel) * Float.BYTES;
             storePixels(m00.add(m10).add(m20), m01.add(m11).add(m21), m02.add(m12).add(m22), m03.add(m13).add(m23),
-                    bias, tiles.out, offset, pixelBytes, right, whole, lanes);
+                    bias, tiles.out, offset, pixelBytes, right);
             if (below) {
                 storePixels(m10.sub(m20).sub(m30), m11.sub(m21).sub(m31), m12.sub(m22).sub(m32), m13.sub(m23).sub(m33),
-                        bias, tiles.out, offset + width * pixelBytes, pixelBytes, right, whole, lanes);
+                        bias, tiles.out, offset + width * pixelBytes, pixelBytes, right);
             }
         }
     }
 
-    private static FloatVector sum(MemorySegment sums, long offset, boolean whole, VectorMask<Float> lanes) {
-        return whole ? FloatVector.fromMemorySegment(S, sums, offset, ORDER)
-                : FloatVector.fromMemorySegment(S, sums, offset, ORDER, lanes);
+    private static FloatVector sum(MemorySegment sums, long offset) {
+        return FloatVector.fromMemorySegment(S, sums, offset, ORDER);
     }
 
     /** One row of a 2x2 output tile from a row {@code s} of {@code A^T M}: {@code s0 + s1 + s2}, then {@code s1 - s2 - s3}. */
     private static void storePixels(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, FloatVector bias,
-            MemorySegment out, long offset, long pixelBytes, boolean right, boolean whole, VectorMask<Float> lanes) {
-        store(s0.add(s1).add(s2).add(bias), out, offset, whole, lanes);
+            MemorySegment out, long offset, long pixelBytes, boolean right) {
+        s0.add(s1).add(s2).add(bias).intoMemorySegment(out, offset, ORDER);
         if (right) {
-            store(s1.sub(s2).sub(s3).add(bias), out, offset + pixelBytes, whole, lanes);
-        }
-    }
-
-    private static void store(FloatVector v, MemorySegment out, long offset, boolean whole, VectorMask<Float> lanes) {
-        if (whole) {
-            v.intoMemorySegment(out, offset, ORDER);
-        } else {
-            v.intoMemorySegment(out, offset, ORDER, lanes);
+            s1.sub(s2).sub(s3).add(bias).intoMemorySegment(out, offset + pixelBytes, ORDER);
         }
     }
 }

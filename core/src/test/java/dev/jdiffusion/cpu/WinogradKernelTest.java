@@ -27,13 +27,13 @@ class WinogradKernelTest {
     @Test
     void matchesTheDirectConvolutionOnAwkwardShapes() {
         int lanes = VectorKernels.preferredFloatLanes();
-        int[][] cases = { // batch, height, width, channels (in vectors), out; then the resize, if any
-                {1, 1, 1, 1, 5}, {1, 5, 7, 1, 40}, {2, 6, 4, 2, 32}, {1, 9, 9, 3, 3}, {1, 20, 18, 17, 70},
-                {2, 3, 5, 2, 33, 7, 10}, {1, 4, 4, 1, 17, 8, 8}};
+        int[][] cases = { // batch, height, width, channels in and out (in vectors); then the resize, if any
+                {1, 1, 1, 1, 1}, {1, 5, 7, 1, 3}, {2, 6, 4, 2, 2}, {1, 9, 9, 3, 1}, {1, 20, 18, 17, 5},
+                {2, 3, 5, 2, 3, 7, 10}, {1, 4, 4, 1, 1, 8, 8}};
         for (int threads = 1; threads <= 3; threads++) {
             try (Parallel parallel = new Parallel(threads)) {
                 for (int[] c : cases) {
-                    Convolution conv = new Convolution(c[0], c[1], c[2], c[3] * lanes, c[4], c.length > 5 ? c[5] : c[1],
+                    Convolution conv = new Convolution(c[0], c[1], c[2], c[3] * lanes, c[4] * lanes, c.length > 5 ? c[5] : c[1],
                             c.length > 5 ? c[6] : c[2], r);
                     String what = Arrays.toString(c) + " on " + threads + " threads";
                     double winograd = conv.worstError(conv.winograd(parallel), what);
@@ -53,7 +53,7 @@ class WinogradKernelTest {
         int channels = 2 * VectorKernels.preferredFloatLanes();
         try (Parallel parallel = new Parallel(2)) {
             for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
-                Convolution full = new Convolution(1, 7, 6, channels, 21, 7, 6, r);
+                Convolution full = new Convolution(1, 7, 6, channels, channels, 7, 6, r);
                 MemorySegment bits = MemorySegment.ofArray(new byte[full.weight.length * 2]);
                 for (int i = 0; i < full.weight.length; i++) {
                     short half = dtype == DType.F16 ? Float.floatToFloat16(full.weight[i])
@@ -62,7 +62,7 @@ class WinogradKernelTest {
                     full.weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
                 }
                 PackedMatrix halfWeight = PackedMatrix.ofConvolution(
-                        new RawTensor("w", dtype, new long[] {21, channels, 3, 3}, bits), new AtomicLong());
+                        new RawTensor("w", dtype, new long[] {channels, channels, 3, 3}, bits), new AtomicLong());
                 assertArrayEquals(full.winograd(parallel), full.winograd(parallel, halfWeight), dtype.toString());
             }
         }
@@ -77,7 +77,9 @@ class WinogradKernelTest {
         assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), 1, channels), "few input channels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), 1, channels / 2), "few output channels");
         assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), 1, channels),
-                "a partial vector of channels");
+                "a partial vector of input channels");
+        assertFalse(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), 1, channels + 1),
+                "a partial vector of output channels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 2, 1), 1, channels), "stride 2");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 0), 1, channels), "no padding");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 1, 1, 0), 1, channels), "a 1x1 kernel");
@@ -86,8 +88,9 @@ class WinogradKernelTest {
     @Test
     void unloadingFreesTheTransformedWeights() {
         AtomicLong packedBytes = new AtomicLong();
-        Convolution conv = new Convolution(1, 4, 4, VectorKernels.preferredFloatLanes(), 9, 4, 4, r);
-        PackedMatrix weight = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", conv.weight, 9, conv.channels, 3, 3),
+        int lanes = VectorKernels.preferredFloatLanes();
+        Convolution conv = new Convolution(1, 4, 4, lanes, lanes, 4, 4, r);
+        PackedMatrix weight = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", conv.weight, lanes, lanes, 3, 3),
                 packedBytes);
         try (Parallel parallel = new Parallel(1)) {
             float[] first = conv.winograd(parallel, weight);
