@@ -19,7 +19,7 @@ final class VectorKernels implements CpuKernels {
     @Override
     public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
-        if (WinogradKernel.applies(input, batch, weight.out)) {
+        if (WinogradKernel.applies(input, weight.out)) {
             WinogradKernel.convolve(parallel, memory, input, batch, weight, bias, out);
         } else {
             GemmKernel.gemm(parallel, input, batch * input.outHeight() * input.outWidth(), weight, bias, out);

@@ -33,10 +33,10 @@ final class WinogradKernel {
     private static final int POSITIONS = WinogradWeights.POSITIONS;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /**
-     * Fewest output pixels (over the batch) for which the transform pays: the transformed weights are F32, 16/9
-     * as many values as the stored ones (3.6 times the bytes of F16 ones), a memory cost that only large images
-     * repay. This takes the VAE
-     * decoder's upper levels and leaves a 512x512 picture's U-Net, whose latents are 64x64, on the direct path.
+     * Fewest output pixels per image for which the transform pays: the transformed weights are F32, 16/9 as
+     * many values as the stored ones (3.6 times the bytes of F16 ones), a memory cost that only large images
+     * repay. This takes the VAE decoder's upper levels and leaves a 512x512 picture's U-Net, whose latents are
+     * 64x64, on the direct path. Per image, not per batch, so that a batch computes what its items would alone.
      */
     static final int MIN_PIXELS = 128 * 128;
     /**
@@ -58,14 +58,14 @@ final class WinogradKernel {
     /**
      * Whether a convolution takes this path: a 3x3 kernel, stride 1, padding 1 all round (an output the size
      * of the input), whole vectors of at least {@link #MIN_CHANNELS} channels in and out, and at least
-     * {@link #MIN_PIXELS} output pixels.
+     * {@link #MIN_PIXELS} output pixels per image.
      */
-    static boolean applies(ConvPatches input, int batch, int outChannels) {
+    static boolean applies(ConvPatches input, int outChannels) {
         return input.kernelHeight() == 3 && input.kernelWidth() == 3 && input.stride() == 1 && input.padTop() == 1
                 && input.padLeft() == 1 && input.outHeight() == input.height() && input.outWidth() == input.width()
                 && input.channels() % VL == 0 && outChannels % VL == 0 && input.channels() >= MIN_CHANNELS
                 && outChannels >= MIN_CHANNELS
-                && (long) batch * input.outHeight() * input.outWidth() >= MIN_PIXELS;
+                && (long) input.outHeight() * input.outWidth() >= MIN_PIXELS;
     }
 
     /**

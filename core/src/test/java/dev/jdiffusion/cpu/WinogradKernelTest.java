@@ -71,18 +71,18 @@ class WinogradKernelTest {
     @Test
     void takesLargeStrideOneConvolutionsOfManyChannelsOnly() {
         int channels = WinogradKernel.MIN_CHANNELS;
-        assertTrue(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), 1, channels));
-        assertTrue(WinogradKernel.applies(patches(64, 64, 2 * channels, 3, 1, 1), 4, channels));
-        assertFalse(WinogradKernel.applies(patches(64, 64, channels, 3, 1, 1), 2, channels), "too few pixels");
-        assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), 1, channels), "few input channels");
-        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), 1, channels / 2), "few output channels");
-        assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), 1, channels),
+        assertTrue(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), channels));
+        assertTrue(WinogradKernel.applies(patches(256, 64, 2 * channels, 3, 1, 1), channels));
+        assertFalse(WinogradKernel.applies(patches(64, 64, channels, 3, 1, 1), channels), "too few pixels");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), channels), "few input channels");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), channels / 2), "few output channels");
+        assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), channels),
                 "a partial vector of input channels");
-        assertFalse(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), 1, channels + 1),
+        assertFalse(WinogradKernel.applies(patches(128, 128, channels, 3, 1, 1), channels + 1),
                 "a partial vector of output channels");
-        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 2, 1), 1, channels), "stride 2");
-        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 0), 1, channels), "no padding");
-        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 1, 1, 0), 1, channels), "a 1x1 kernel");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 2, 1), channels), "stride 2");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 0), channels), "no padding");
+        assertFalse(WinogradKernel.applies(patches(256, 256, channels, 1, 1, 0), channels), "a 1x1 kernel");
     }
 
     @Test
