@@ -33,10 +33,9 @@ final class WinogradKernel {
     private static final int POSITIONS = WinogradWeights.POSITIONS;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /**
-     * Fewest output pixels per image for which the transform pays: the transformed weights are F32, 16/9 as
-     * many values as the stored ones (3.6 times the bytes of F16 ones), a memory cost that only large images
-     * repay. This takes the VAE decoder's upper levels and leaves a 512x512 picture's U-Net, whose latents are
-     * 64x64, on the direct path. Per image, not per batch, so that a batch computes what its items would alone.
+     * Fewest output pixels per image for this path: the VAE decoder's levels from 128x128 up, where it was
+     * measured. Its transformed weights are F32, 16/9 as many values as the stored ones (3.6 times the bytes of
+     * F16 ones). Per image, not per batch, so that a batch computes what its items would alone.
      */
     static final int MIN_PIXELS = 128 * 128;
     /**
