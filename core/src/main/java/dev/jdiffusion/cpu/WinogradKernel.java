@@ -91,8 +91,9 @@ final class WinogradKernel {
                 long patchBytes = (long) count * channels * Float.BYTES;
                 long sumBytes = (long) count * weight.out * Float.BYTES;
                 parallel.forEach((count + TILES_PER_TASK - 1) / TILES_PER_TASK, task -> {
+                    long[] offsets = new long[POSITIONS];
                     for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        transformPatches(tiles, first + r, channels, patches.segment(), (long) r * channels * Float.BYTES,
+                        transformPatches(tiles, first + r, channels, offsets, patches.segment(), (long) r * channels * Float.BYTES,
                                 patchBytes);
                     }
                 });
@@ -126,16 +127,15 @@ final class WinogradKernel {
 
     /**
      * {@code V = B^T d B} of tile {@code t} for every channel: position {@code q}'s row at
-     * {@code to + q * positionBytes}.
+     * {@code to + q * positionBytes}; {@code offsets} (16 longs) is the caller's scratch for the patch's pixels.
      */
-    private static void transformPatches(Tiles tiles, int t, int channels, MemorySegment to, long toOffset,
-            long positionBytes) {
+    private static void transformPatches(Tiles tiles, int t, int channels, long[] offsets, MemorySegment to,
+            long toOffset, long positionBytes) {
         int perItem = tiles.rows * tiles.columns;
         int b = t / perItem;
         int tile = t - b * perItem;
         int y0 = tile / tiles.columns * 2 - 1;
         int x0 = tile % tiles.columns * 2 - 1;
-        long[] offsets = new long[POSITIONS];
         for (int i = 0; i < 4; i++) {
             for (int j = 0; j < 4; j++) {
                 offsets[4 * i + j] = tiles.input.pixelOffset(b, y0 + i, x0 + j);
@@ -144,26 +144,26 @@ final class WinogradKernel {
         MemorySegment input = tiles.input.input();
         for (int c = 0; c < channels; c += VL) {
             long channel = (long) c * Float.BYTES;
-            transformPatch(input, offsets, 0, channel, to, toOffset + channel, positionBytes);
+            transformPatch(input, offsets, channel, to, toOffset + channel, positionBytes);
         }
     }
 
     /**
      * One vector of channels of one tile: loads its 4x4 patch {@code d} ({@code channel} bytes into each pixel
-     * of {@code offsets[at..at + 16)}) and stores {@code V = B^T d B}, position {@code q} at
+     * of {@code offsets}) and stores {@code V = B^T d B}, position {@code q} at
      * {@code to + q * positionStride}. {@code B^T d} has the rows {@code d0 - d2, d1 + d2, d2 - d1, d1 - d3};
      * each of them times {@code B} is the same combination of its columns.
      */
-    private static void transformPatch(MemorySegment input, long[] offsets, int at, long channel, MemorySegment to,
+    private static void transformPatch(MemorySegment input, long[] offsets, long channel, MemorySegment to,
             long toOffset, long positionStride) {
-        FloatVector d00 = pixel(input, offsets[at], channel), d01 = pixel(input, offsets[at + 1], channel);
-        FloatVector d02 = pixel(input, offsets[at + 2], channel), d03 = pixel(input, offsets[at + 3], channel);
-        FloatVector d10 = pixel(input, offsets[at + 4], channel), d11 = pixel(input, offsets[at + 5], channel);
-        FloatVector d12 = pixel(input, offsets[at + 6], channel), d13 = pixel(input, offsets[at + 7], channel);
-        FloatVector d20 = pixel(input, offsets[at + 8], channel), d21 = pixel(input, offsets[at + 9], channel);
-        FloatVector d22 = pixel(input, offsets[at + 10], channel), d23 = pixel(input, offsets[at + 11], channel);
-        FloatVector d30 = pixel(input, offsets[at + 12], channel), d31 = pixel(input, offsets[at + 13], channel);
-        FloatVector d32 = pixel(input, offsets[at + 14], channel), d33 = pixel(input, offsets[at + 15], channel);
+        FloatVector d00 = pixel(input, offsets[0], channel), d01 = pixel(input, offsets[1], channel);
+        FloatVector d02 = pixel(input, offsets[2], channel), d03 = pixel(input, offsets[3], channel);
+        FloatVector d10 = pixel(input, offsets[4], channel), d11 = pixel(input, offsets[5], channel);
+        FloatVector d12 = pixel(input, offsets[6], channel), d13 = pixel(input, offsets[7], channel);
+        FloatVector d20 = pixel(input, offsets[8], channel), d21 = pixel(input, offsets[9], channel);
+        FloatVector d22 = pixel(input, offsets[10], channel), d23 = pixel(input, offsets[11], channel);
+        FloatVector d30 = pixel(input, offsets[12], channel), d31 = pixel(input, offsets[13], channel);
+        FloatVector d32 = pixel(input, offsets[14], channel), d33 = pixel(input, offsets[15], channel);
         long row = 4 * positionStride;
         storeRow(d00.sub(d20), d01.sub(d21), d02.sub(d22), d03.sub(d23), to, toOffset, positionStride);
         storeRow(d10.add(d20), d11.add(d21), d12.add(d22), d13.add(d23), to, toOffset + row, positionStride);
