@@ -7,43 +7,52 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A 3x3 convolution of stride 1 and padding 1 by Winograd's minimal filtering F(2x2, 3x3): each 2x2 tile of
- * the output comes from the 4x4 patch of input around it in 16 multiplications per pair of channels instead
- * of 36, 2.25 times fewer. Per tile and input channel the patch {@code d} becomes {@code V = B^T d B}; per
+ * A 3x3 convolution of stride 1 and padding 1 by Winograd's minimal filtering F(4x4, 3x3): each 4x4 tile of
+ * the output comes from the 6x6 patch of input around it in 36 multiplications per pair of channels instead
+ * of 144, four times fewer. Per tile and input channel the patch {@code d} becomes {@code V = B^T d B}; per
  * output channel, the sums {@code M = sum over c of U[c] * V[c]} (elementwise, {@code U} from
  * {@link WinogradWeights}) become the tile {@code Y = A^T M A}, with
  *
  * <pre>
- *     B^T = | 1  0 -1  0 |      A^T = | 1  1  1  0 |
- *           | 0  1  1  0 |            | 0  1 -1 -1 |
- *           | 0 -1  1  0 |
- *           | 0  1  0 -1 |
+ *     B^T = | 2  3 -4 -3  2  0 |      A^T = | 1  1  1  1   1    0 |
+ *           | 0 -2 -5 -1  2  0 |            | 0  1 -1  2  -1/2  0 |
+ *           | 0  2  1 -5  2  0 |            | 0  1  1  4   1/4  0 |
+ *           | 0 -1 -2  1  2  0 |            | 0  1 -1  8  -1/8  1 |
+ *           | 0  4 -2 -4  2  0 |
+ *           | 0  2  3 -4 -3  2 |
  * </pre>
  *
- * The sums over channels are sixteen matrix products, one per element of the 4x4 tile: rows are tiles,
- * K the input channels, columns the output channels. The tiles go in blocks: the patches of a block are
- * transformed (sixteen matrices of {@code tiles x channels}), the sixteen products run on {@link GemmKernel}
- * with the transformed weights as its panels, and the sums are transformed into the output. The transforms
- * only add and subtract, so the result differs from the direct convolution by rounding alone, of the same
- * size (measured in the tests).
+ * from the points 0, 1, -1, 2, -1/2 and infinity. The usual points 0, 1, -1, 2, -2 give sparser transforms,
+ * but their rounding error, simulated over 256 channels, came to about five times the direct convolution's;
+ * these points bring it to about twice (and the golden tests of the tiny models pass with every convolution
+ * forced onto this path, which the usual points did not).
+ *
+ * <p>The sums over channels are 36 matrix products, one per element of the 6x6 tile: rows are tiles, K the
+ * input channels, columns the output channels. The tiles go in blocks: the patches of a block are transformed
+ * (36 matrices of {@code tiles x channels}), the products run on {@link GemmKernel} with the transformed
+ * weights as its panels, and the sums are transformed into the output.
  */
 final class WinogradKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
+    /** Output pixels down and across one tile. */
+    private static final int TILE = 4;
+    private static final int SIDE = WinogradWeights.SIDE;
     private static final int POSITIONS = WinogradWeights.POSITIONS;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /**
-     * Fewest output pixels per image for this path: the VAE decoder's levels from 128x128 up, where it was
-     * measured. Its transformed weights are F32, 16/9 as many values as the stored ones (3.6 times the bytes of
-     * F16 ones). Per image, not per batch, so that a batch computes what its items would alone.
+     * Fewest output pixels per image for this path: the U-Net's 64x64 level and the VAE decoder's levels, where
+     * it was measured (2 to 2.6 times as fast as the direct convolution). The transformed weights are F32 and
+     * four times as many values as the stored ones, eight times the bytes of F16 ones, so the U-Net's smaller
+     * levels, with far more weights and fewer pixels to spread them over, stay direct: their 150 M parameters
+     * would take 4.8 GB. Per image, not per batch, so that a batch computes what its items would alone.
      */
-    static final int MIN_PIXELS = 128 * 128;
+    static final int MIN_PIXELS = 64 * 64;
     /**
-     * Fewest input and output channels for which the transform pays. The transformed patches and sums of a
-     * block travel through memory: per multiply-add they cost about {@code 8 / channels} bytes, which at 128
-     * channels is more than the memory of this kind of machine delivers, and the direct convolution wins.
+     * Fewest input and output channels for which it was measured (128, the VAE decoder's full-resolution
+     * level, 1.8 times as fast as direct).
      */
-    static final int MIN_CHANNELS = 256;
+    static final int MIN_CHANNELS = 128;
     /**
      * Most floats of transformed patches, and of sums, for one block of tiles (32 MiB each): enough rows that
      * the products split over the threads by rows, each packing its rows once for many panels.
@@ -84,17 +93,19 @@ final class WinogradKernel {
         long weightBytes = u.byteSize() / POSITIONS;
         CpuMemoryPool.Allocation patches = memory.allocate((long) POSITIONS * perBlock * channels * Float.BYTES);
         CpuMemoryPool.Allocation sums = memory.allocate((long) POSITIONS * perBlock * weight.out * Float.BYTES);
+        long scratchBytes = (long) POSITIONS * VL * Float.BYTES;
+        CpuMemoryPool.Allocation scratch = memory.allocate(tasks(perBlock) * scratchBytes);
         try {
             for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
                 int first = t0;
                 int count = Math.min(perBlock, tiles.count - t0);
                 long patchBytes = (long) count * channels * Float.BYTES;
                 long sumBytes = (long) count * weight.out * Float.BYTES;
-                parallel.forEach((count + TILES_PER_TASK - 1) / TILES_PER_TASK, task -> {
+                parallel.forEach(tasks(count), task -> {
                     long[] offsets = new long[POSITIONS];
                     for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        transformPatches(tiles, first + r, channels, offsets, patches.segment(), (long) r * channels * Float.BYTES,
-                                patchBytes);
+                        transformPatches(tiles, first + r, channels, offsets, scratch.segment(), task * scratchBytes,
+                                patches.segment(), (long) r * channels * Float.BYTES, patchBytes);
                     }
                 });
                 for (int q = 0; q < POSITIONS; q++) {
@@ -103,136 +114,176 @@ final class WinogradKernel {
                     GemmKernel.gemm(parallel, new DenseRows(patches.segment().asSlice(q * patchBytes, patchBytes), channels),
                             count, panels, null, sums.segment().asSlice(q * sumBytes, sumBytes));
                 }
-                parallel.forEach((count + TILES_PER_TASK - 1) / TILES_PER_TASK, task -> {
+                parallel.forEach(tasks(count), task -> {
                     for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        writeTile(tiles, first + r, sums.segment(), (long) r * weight.out * Float.BYTES, sumBytes);
+                        writeTile(tiles, first + r, sums.segment(), (long) r * weight.out * Float.BYTES, sumBytes,
+                                scratch.segment(), task * scratchBytes);
                     }
                 });
             }
         } finally {
             patches.release().run();
             sums.release().run();
+            scratch.release().run();
         }
     }
 
-    /** The 2x2 output tiles of one convolution: {@code count} of them, item by item, row by row. */
+    /**
+     * The 4x4 output tiles of one convolution: {@code count} of them, item by item, row by row (those at the
+     * bottom and right edges may hang over the output).
+     */
     private record Tiles(ConvPatches input, int rows, int columns, int count, int outChannels, MemorySegment bias,
             MemorySegment out) {
         Tiles(ConvPatches input, int batch, int outChannels, MemorySegment bias, MemorySegment out) {
-            this(input, (input.outHeight() + 1) / 2, (input.outWidth() + 1) / 2,
-                    Math.multiplyExact(batch, ((input.outHeight() + 1) / 2) * ((input.outWidth() + 1) / 2)), outChannels,
-                    bias, out);
+            this(input, (input.outHeight() + TILE - 1) / TILE, (input.outWidth() + TILE - 1) / TILE,
+                    Math.multiplyExact(batch, ((input.outHeight() + TILE - 1) / TILE) * ((input.outWidth() + TILE - 1) / TILE)),
+                    outChannels, bias, out);
         }
+    }
+
+    /** Tasks of a transform over {@code tiles} tiles; each has room for the 36 vectors between its two passes. */
+    private static int tasks(int tiles) {
+        return (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
     }
 
     /**
      * {@code V = B^T d B} of tile {@code t} for every channel: position {@code q}'s row at
-     * {@code to + q * positionBytes}; {@code offsets} (16 longs) is the caller's scratch for the patch's pixels.
+     * {@code to + q * positionBytes}; {@code offsets} (36 longs) and {@code scratch} (36 vectors) are the
+     * caller's.
      */
-    private static void transformPatches(Tiles tiles, int t, int channels, long[] offsets, MemorySegment to,
-            long toOffset, long positionBytes) {
+    private static void transformPatches(Tiles tiles, int t, int channels, long[] offsets, MemorySegment scratch,
+            long scratchOffset, MemorySegment to, long toOffset, long positionBytes) {
         int perItem = tiles.rows * tiles.columns;
         int b = t / perItem;
         int tile = t - b * perItem;
-        int y0 = tile / tiles.columns * 2 - 1;
-        int x0 = tile % tiles.columns * 2 - 1;
-        for (int i = 0; i < 4; i++) {
-            for (int j = 0; j < 4; j++) {
-                offsets[4 * i + j] = tiles.input.pixelOffset(b, y0 + i, x0 + j);
+        int y0 = tile / tiles.columns * TILE - 1;
+        int x0 = tile % tiles.columns * TILE - 1;
+        for (int i = 0; i < SIDE; i++) {
+            for (int j = 0; j < SIDE; j++) {
+                offsets[SIDE * i + j] = tiles.input.pixelOffset(b, y0 + i, x0 + j);
             }
         }
         MemorySegment input = tiles.input.input();
+        long vector = VL * Float.BYTES;
         for (int c = 0; c < channels; c += VL) {
             long channel = (long) c * Float.BYTES;
-            transformPatch(input, offsets, channel, to, toOffset + channel, positionBytes);
+            // d B, row by row of the patch, into the scratch (element (i, k) at vector 6 i + k) ...
+            for (int i = 0; i < SIDE; i++) {
+                int at = SIDE * i;
+                transformInput(input, offsets[at], offsets[at + 1], offsets[at + 2], offsets[at + 3], offsets[at + 4],
+                        offsets[at + 5], channel, scratch, scratchOffset + at * vector, vector);
+            }
+            // ... then B^T (d B), column by column, into the rows of the positions
+            for (int k = 0; k < SIDE; k++) {
+                long column = scratchOffset + k * vector;
+                long row = SIDE * vector;
+                transformInput(scratch, column, column + row, column + 2 * row, column + 3 * row, column + 4 * row,
+                        column + 5 * row, 0, to, toOffset + channel + k * positionBytes, SIDE * positionBytes);
+            }
         }
     }
 
     /**
-     * One vector of channels of one tile: loads its 4x4 patch {@code d} ({@code channel} bytes into each pixel
-     * of {@code offsets}) and stores {@code V = B^T d B}, position {@code q} at
-     * {@code to + q * positionStride}. {@code B^T d} has the rows {@code d0 - d2, d1 + d2, d2 - d1, d1 - d3};
-     * each of them times {@code B} is the same combination of its columns.
+     * {@code B^T x} of a column {@code x} of six vectors, loaded {@code skip} bytes past the offsets
+     * {@code at0 .. at5} into {@code from} (zero where an offset is negative: the padding), stored at
+     * {@code offset + i * stride}. Vectors go in and out through memory: as arguments of a method the JIT may
+     * compile apart, they would be boxed.
      */
-    private static void transformPatch(MemorySegment input, long[] offsets, long channel, MemorySegment to,
-            long toOffset, long positionStride) {
-        FloatVector d00 = pixel(input, offsets[0], channel), d01 = pixel(input, offsets[1], channel);
-        FloatVector d02 = pixel(input, offsets[2], channel), d03 = pixel(input, offsets[3], channel);
-        FloatVector d10 = pixel(input, offsets[4], channel), d11 = pixel(input, offsets[5], channel);
-        FloatVector d12 = pixel(input, offsets[6], channel), d13 = pixel(input, offsets[7], channel);
-        FloatVector d20 = pixel(input, offsets[8], channel), d21 = pixel(input, offsets[9], channel);
-        FloatVector d22 = pixel(input, offsets[10], channel), d23 = pixel(input, offsets[11], channel);
-        FloatVector d30 = pixel(input, offsets[12], channel), d31 = pixel(input, offsets[13], channel);
-        FloatVector d32 = pixel(input, offsets[14], channel), d33 = pixel(input, offsets[15], channel);
-        long row = 4 * positionStride;
-        storeRow(d00.sub(d20), d01.sub(d21), d02.sub(d22), d03.sub(d23), to, toOffset, positionStride);
-        storeRow(d10.add(d20), d11.add(d21), d12.add(d22), d13.add(d23), to, toOffset + row, positionStride);
-        storeRow(d20.sub(d10), d21.sub(d11), d22.sub(d12), d23.sub(d13), to, toOffset + 2 * row, positionStride);
-        storeRow(d10.sub(d30), d11.sub(d31), d12.sub(d32), d13.sub(d33), to, toOffset + 3 * row, positionStride);
+    private static void transformInput(MemorySegment from, long at0, long at1, long at2, long at3, long at4, long at5,
+            long skip, MemorySegment to, long offset, long stride) {
+        FloatVector x0 = load(from, at0, skip), x1 = load(from, at1, skip), x2 = load(from, at2, skip);
+        FloatVector x3 = load(from, at3, skip), x4 = load(from, at4, skip), x5 = load(from, at5, skip);
+        FloatVector two = FloatVector.broadcast(S, 2f);
+        FloatVector three = FloatVector.broadcast(S, 3f);
+        FloatVector four = FloatVector.broadcast(S, 4f);
+        FloatVector minusFive = FloatVector.broadcast(S, -5f);
+        FloatVector outer = x1.sub(x3);
+        FloatVector innerTwice = x4.sub(x2).mul(two);
+        // 2 (x0 + x4) + 3 (x1 - x3) - 4 x2
+        x0.add(x4).fma(two, outer.fma(three, x2.mul(-4f))).intoMemorySegment(to, offset, ORDER);
+        // 2 (x4 - x1) - 5 x2 - x3
+        x4.sub(x1).fma(two, x2.fma(minusFive, x3.neg())).intoMemorySegment(to, offset + stride, ORDER);
+        // 2 (x1 + x4) + x2 - 5 x3
+        x1.add(x4).fma(two, x3.fma(minusFive, x2)).intoMemorySegment(to, offset + 2 * stride, ORDER);
+        // 2 (x4 - x2) - (x1 - x3)
+        innerTwice.sub(outer).intoMemorySegment(to, offset + 3 * stride, ORDER);
+        // 2 (x4 - x2) + 4 (x1 - x3)
+        outer.fma(four, innerTwice).intoMemorySegment(to, offset + 4 * stride, ORDER);
+        // 2 (x1 + x5) + 3 (x2 - x4) - 4 x3
+        x1.add(x5).fma(two, x2.sub(x4).fma(three, x3.mul(-4f))).intoMemorySegment(to, offset + 5 * stride, ORDER);
     }
 
-    private static FloatVector pixel(MemorySegment input, long offset, long channel) {
-        return offset < 0 ? FloatVector.zero(S) : FloatVector.fromMemorySegment(S, input, offset + channel, ORDER);
-    }
-
-    /** One row of {@code (B^T d) B}: the columns {@code t0 - t2, t1 + t2, t2 - t1, t1 - t3}. */
-    private static void storeRow(FloatVector t0, FloatVector t1, FloatVector t2, FloatVector t3, MemorySegment to,
-            long offset, long stride) {
-        t0.sub(t2).intoMemorySegment(to, offset, ORDER);
-        t1.add(t2).intoMemorySegment(to, offset + stride, ORDER);
-        t2.sub(t1).intoMemorySegment(to, offset + 2 * stride, ORDER);
-        t1.sub(t3).intoMemorySegment(to, offset + 3 * stride, ORDER);
+    private static FloatVector load(MemorySegment from, long offset, long skip) {
+        return offset < 0 ? FloatVector.zero(S) : FloatVector.fromMemorySegment(S, from, offset + skip, ORDER);
     }
 
     /**
      * Turns the sums of tile {@code t} (position {@code q}'s row at {@code from + q * positionBytes}) into its
-     * output pixels: {@code A^T M A + bias}, where {@code A^T M} has the rows {@code m0 + m1 + m2} and
-     * {@code m1 - m2 - m3} and each of them times {@code A} is the same combination of its columns.
+     * output pixels, {@code A^T M A + bias}: {@code A^T} down each column of {@code M} into the scratch (element
+     * {@code (r, k)} at vector {@code 6 r + k}), then {@code A} along each of those four rows into the pixels
+     * that fall inside the output.
      */
-    private static void writeTile(Tiles tiles, int t, MemorySegment sums, long from, long positionBytes) {
+    private static void writeTile(Tiles tiles, int t, MemorySegment sums, long from, long positionBytes,
+            MemorySegment scratch, long scratchOffset) {
         int out = tiles.outChannels;
         int height = tiles.input.outHeight();
         int width = tiles.input.outWidth();
         int perItem = tiles.rows * tiles.columns;
         int b = t / perItem;
         int tile = t - b * perItem;
-        int y = tile / tiles.columns * 2;
-        int x = tile % tiles.columns * 2;
+        int y = tile / tiles.columns * TILE;
+        int x = tile % tiles.columns * TILE;
         long pixel = ((long) b * height + y) * width + x;
-        boolean right = x + 1 < width;
-        boolean below = y + 1 < height;
-        long q = positionBytes;
+        int rows = Math.min(TILE, height - y);
+        int columns = Math.min(TILE, width - x);
+        long vector = VL * Float.BYTES;
         long pixelBytes = (long) out * Float.BYTES;
         for (int channel = 0; channel < out; channel += VL) {
-            FloatVector bias = tiles.bias == null ? FloatVector.zero(S)
-                    : FloatVector.fromMemorySegment(S, tiles.bias, (long) channel * Float.BYTES, ORDER);
-            long at = from + (long) channel * Float.BYTES;
-            FloatVector m00 = sum(sums, at), m01 = sum(sums, at + q), m02 = sum(sums, at + 2 * q);
-            FloatVector m03 = sum(sums, at + 3 * q), m10 = sum(sums, at + 4 * q), m11 = sum(sums, at + 5 * q);
-            FloatVector m12 = sum(sums, at + 6 * q), m13 = sum(sums, at + 7 * q), m20 = sum(sums, at + 8 * q);
-            FloatVector m21 = sum(sums, at + 9 * q), m22 = sum(sums, at + 10 * q), m23 = sum(sums, at + 11 * q);
-            FloatVector m30 = sum(sums, at + 12 * q), m31 = sum(sums, at + 13 * q), m32 = sum(sums, at + 14 * q);
-            FloatVector m33 = sum(sums, at + 15 * q);
-            long offset = (pixel * out + channel) * Float.BYTES;
-            storePixels(m00.add(m10).add(m20), m01.add(m11).add(m21), m02.add(m12).add(m22), m03.add(m13).add(m23),
-                    bias, tiles.out, offset, pixelBytes, right);
-            if (below) {
-                storePixels(m10.sub(m20).sub(m30), m11.sub(m21).sub(m31), m12.sub(m22).sub(m32), m13.sub(m23).sub(m33),
-                        bias, tiles.out, offset + width * pixelBytes, pixelBytes, right);
+            long channelBytes = (long) channel * Float.BYTES;
+            for (int k = 0; k < SIDE; k++) {
+                transformOutput(sums, from + channelBytes + k * positionBytes, SIDE * positionBytes, null, 0, TILE,
+                        scratch, scratchOffset + k * vector, SIDE * vector);
+            }
+            for (int r = 0; r < rows; r++) {
+                transformOutput(scratch, scratchOffset + SIDE * r * vector, vector, tiles.bias, channelBytes, columns,
+                        tiles.out, ((pixel + (long) r * width) * out + channel) * Float.BYTES, pixelBytes);
             }
         }
     }
 
-    private static FloatVector sum(MemorySegment sums, long offset) {
-        return FloatVector.fromMemorySegment(S, sums, offset, ORDER);
-    }
-
-    /** One row of a 2x2 output tile from a row {@code s} of {@code A^T M}: {@code s0 + s1 + s2}, then {@code s1 - s2 - s3}. */
-    private static void storePixels(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, FloatVector bias,
-            MemorySegment out, long offset, long pixelBytes, boolean right) {
-        s0.add(s1).add(s2).add(bias).intoMemorySegment(out, offset, ORDER);
-        if (right) {
-            s1.sub(s2).sub(s3).add(bias).intoMemorySegment(out, offset + pixelBytes, ORDER);
+    /**
+     * The first {@code count} elements of {@code A^T m} for the six vectors {@code m} at {@code offset + i * stride}
+     * of {@code from}, plus the vector at {@code biasOffset} of {@code bias} when there is one, stored at
+     * {@code toOffset + i * toStride}: {@code m0 + (m1 + m2) + m3 + m4}, {@code (m1 - m2) + 2 m3 - m4 / 2},
+     * {@code (m1 + m2) + 4 m3 + m4 / 4} and {@code (m1 - m2) + 8 m3 - m4 / 8 + m5}.
+     */
+    private static void transformOutput(MemorySegment from, long offset, long stride, MemorySegment bias, long biasOffset,
+            int count, MemorySegment to, long toOffset, long toStride) {
+        FloatVector m0 = load(from, offset, 0), m1 = load(from, offset + stride, 0), m2 = load(from, offset + 2 * stride, 0);
+        FloatVector m3 = load(from, offset + 3 * stride, 0), m4 = load(from, offset + 4 * stride, 0);
+        FloatVector m5 = load(from, offset + 5 * stride, 0);
+        FloatVector sum = m1.add(m2);
+        FloatVector difference = m1.sub(m2);
+        FloatVector y0 = m0.add(sum).add(m3).add(m4);
+        FloatVector y1 = m3.fma(FloatVector.broadcast(S, 2f), m4.fma(FloatVector.broadcast(S, -0.5f), difference));
+        FloatVector y2 = m3.fma(FloatVector.broadcast(S, 4f), m4.fma(FloatVector.broadcast(S, 0.25f), sum));
+        FloatVector y3 = m3.fma(FloatVector.broadcast(S, 8f), m4.fma(FloatVector.broadcast(S, -0.125f), difference.add(m5)));
+        if (bias != null) {
+            FloatVector b = FloatVector.fromMemorySegment(S, bias, biasOffset, ORDER);
+            y0 = y0.add(b);
+            y1 = y1.add(b);
+            y2 = y2.add(b);
+            y3 = y3.add(b);
+        }
+        y0.intoMemorySegment(to, toOffset, ORDER);
+        if (count > 1) {
+            y1.intoMemorySegment(to, toOffset + toStride, ORDER);
+        }
+        if (count > 2) {
+            y2.intoMemorySegment(to, toOffset + 2 * toStride, ORDER);
+        }
+        if (count > 3) {
+            y3.intoMemorySegment(to, toOffset + 3 * toStride, ORDER);
         }
     }
 }
