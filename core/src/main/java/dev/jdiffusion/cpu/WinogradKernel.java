@@ -1,6 +1,7 @@
 package dev.jdiffusion.cpu;
 
 import dev.jdiffusion.weights.DType;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -60,6 +61,9 @@ final class WinogradKernel {
     static final long BLOCK_FLOATS = 8L << 20;
     /** Tiles per task of the transforms. */
     private static final int TILES_PER_TASK = 16;
+    /** Each thread's room for the 36 vectors of a tile between the two passes of a transform. */
+    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate((long) POSITIONS * VL * Float.BYTES, 64));
 
     private WinogradKernel() {}
 
@@ -89,12 +93,13 @@ final class WinogradKernel {
         MemorySegment u = weight.winogradPanels(parallel);
         Tiles tiles = new Tiles(input, batch, weight.out, bias, out);
         int channels = weight.channels;
-        int perBlock = (int) Math.min(tiles.count, BLOCK_FLOATS / (POSITIONS * Math.max(channels, weight.out)));
+        long tileFloats = (long) POSITIONS * Math.max(channels, weight.out);
+        int perBlock = (int) Math.min(tiles.count, BLOCK_FLOATS / tileFloats);
+        // one size for every convolution of a block's worth of tiles or more, so that the pool hands back the same two
+        long blockBytes = Math.min(BLOCK_FLOATS, tiles.count * tileFloats) * Float.BYTES;
         long weightBytes = u.byteSize() / POSITIONS;
-        CpuMemoryPool.Allocation patches = memory.allocate((long) POSITIONS * perBlock * channels * Float.BYTES);
-        CpuMemoryPool.Allocation sums = memory.allocate((long) POSITIONS * perBlock * weight.out * Float.BYTES);
-        long scratchBytes = (long) POSITIONS * VL * Float.BYTES;
-        CpuMemoryPool.Allocation scratch = memory.allocate(tasks(perBlock) * scratchBytes);
+        CpuMemoryPool.Allocation patches = memory.allocate(blockBytes);
+        CpuMemoryPool.Allocation sums = memory.allocate(blockBytes);
         try {
             for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
                 int first = t0;
@@ -104,8 +109,8 @@ final class WinogradKernel {
                 parallel.forEach(tasks(count), task -> {
                     long[] offsets = new long[POSITIONS];
                     for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        transformPatches(tiles, first + r, channels, offsets, scratch.segment(), task * scratchBytes,
-                                patches.segment(), (long) r * channels * Float.BYTES, patchBytes);
+                        transformPatches(tiles, first + r, channels, offsets, SCRATCH.get(), patches.segment(),
+                                (long) r * channels * Float.BYTES, patchBytes);
                     }
                 });
                 for (int q = 0; q < POSITIONS; q++) {
@@ -117,14 +122,13 @@ final class WinogradKernel {
                 parallel.forEach(tasks(count), task -> {
                     for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
                         writeTile(tiles, first + r, sums.segment(), (long) r * weight.out * Float.BYTES, sumBytes,
-                                scratch.segment(), task * scratchBytes);
+                                SCRATCH.get());
                     }
                 });
             }
         } finally {
             patches.release().run();
             sums.release().run();
-            scratch.release().run();
         }
     }
 
@@ -141,7 +145,6 @@ final class WinogradKernel {
         }
     }
 
-    /** Tasks of a transform over {@code tiles} tiles; each has room for the 36 vectors between its two passes. */
     private static int tasks(int tiles) {
         return (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
     }
@@ -152,7 +155,7 @@ final class WinogradKernel {
      * caller's.
      */
     private static void transformPatches(Tiles tiles, int t, int channels, long[] offsets, MemorySegment scratch,
-            long scratchOffset, MemorySegment to, long toOffset, long positionBytes) {
+            MemorySegment to, long toOffset, long positionBytes) {
         int perItem = tiles.rows * tiles.columns;
         int b = t / perItem;
         int tile = t - b * perItem;
@@ -171,11 +174,11 @@ final class WinogradKernel {
             for (int i = 0; i < SIDE; i++) {
                 int at = SIDE * i;
                 transformInput(input, offsets[at], offsets[at + 1], offsets[at + 2], offsets[at + 3], offsets[at + 4],
-                        offsets[at + 5], channel, scratch, scratchOffset + at * vector, vector);
+                        offsets[at + 5], channel, scratch, at * vector, vector);
             }
             // ... then B^T (d B), column by column, into the rows of the positions
             for (int k = 0; k < SIDE; k++) {
-                long column = scratchOffset + k * vector;
+                long column = k * vector;
                 long row = SIDE * vector;
                 transformInput(scratch, column, column + row, column + 2 * row, column + 3 * row, column + 4 * row,
                         column + 5 * row, 0, to, toOffset + channel + k * positionBytes, SIDE * positionBytes);
@@ -224,7 +227,7 @@ final class WinogradKernel {
      * that fall inside the output.
      */
     private static void writeTile(Tiles tiles, int t, MemorySegment sums, long from, long positionBytes,
-            MemorySegment scratch, long scratchOffset) {
+            MemorySegment scratch) {
         int out = tiles.outChannels;
         int height = tiles.input.outHeight();
         int width = tiles.input.outWidth();
@@ -242,10 +245,10 @@ final class WinogradKernel {
             long channelBytes = (long) channel * Float.BYTES;
             for (int k = 0; k < SIDE; k++) {
                 transformOutput(sums, from + channelBytes + k * positionBytes, SIDE * positionBytes, null, 0, TILE,
-                        scratch, scratchOffset + k * vector, SIDE * vector);
+                        scratch, k * vector, SIDE * vector);
             }
             for (int r = 0; r < rows; r++) {
-                transformOutput(scratch, scratchOffset + SIDE * r * vector, vector, tiles.bias, channelBytes, columns,
+                transformOutput(scratch, SIDE * r * vector, vector, tiles.bias, channelBytes, columns,
                         tiles.out, ((pixel + (long) r * width) * out + channel) * Float.BYTES, pixelBytes);
             }
         }
