@@ -160,8 +160,8 @@ final class GemmKernel {
         float[] block = PANEL_BLOCK.get();
         switch (b.storage) {
             case F32 -> MemorySegment.copy(panels, ValueLayout.JAVA_FLOAT, first * Float.BYTES, block, 0, count);
-            case F16 -> HalfPrecision.halfToFloat(panels, first * 2, block, count);
-            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, first * 2, block, count);
+            case F16 -> HalfPrecision.halfToFloat(panels, first * 2, block, 0, count);
+            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, first * 2, block, 0, count);
             default -> throw new IllegalStateException("weights are never packed as " + b.storage);
         }
         return block;

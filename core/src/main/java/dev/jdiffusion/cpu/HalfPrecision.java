@@ -17,17 +17,17 @@ final class HalfPrecision {
 
     private HalfPrecision() {}
 
-    /** Widens {@code count} IEEE half values from byte {@code offset} of {@code src} into {@code dst[0, count)}. */
-    static void halfToFloat(MemorySegment src, long offset, float[] dst, int count) {
+    /** Widens {@code count} IEEE half values from byte {@code offset} of {@code src} into {@code dst[at, at + count)}. */
+    static void halfToFloat(MemorySegment src, long offset, float[] dst, int at, int count) {
         for (int i = 0; i < count; i++) {
-            dst[i] = Float.float16ToFloat(src.get(HALF, offset + 2L * i));
+            dst[at + i] = Float.float16ToFloat(src.get(HALF, offset + 2L * i));
         }
     }
 
-    /** Widens {@code count} bfloat16 values from byte {@code offset} of {@code src} into {@code dst[0, count)}. */
-    static void bfloat16ToFloat(MemorySegment src, long offset, float[] dst, int count) {
+    /** Widens {@code count} bfloat16 values from byte {@code offset} of {@code src} into {@code dst[at, at + count)}. */
+    static void bfloat16ToFloat(MemorySegment src, long offset, float[] dst, int at, int count) {
         for (int i = 0; i < count; i++) {
-            dst[i] = Float.intBitsToFloat(src.get(HALF, offset + 2L * i) << 16);
+            dst[at + i] = Float.intBitsToFloat(src.get(HALF, offset + 2L * i) << 16);
         }
     }
 }

@@ -45,9 +45,6 @@ final class PackedMatrix implements ConvWeight {
     private final AtomicLong packedBytes;
     private Arena panelArena;
     private MemorySegment data;
-    /** The 3x3 kernels transformed for {@link WinogradKernel}, when a convolution has used them; else null. */
-    private Arena winogradArena;
-    private MemorySegment winograd;
 
     private PackedMatrix(MemorySegment stored, RawTensor storedTensor, DType storage, Arena convertedArena,
             AtomicLong packedBytes, int out, int channels, int kernelHeight, int kernelWidth) {
@@ -142,30 +139,6 @@ final class PackedMatrix implements ConvWeight {
     }
 
     /**
-     * The 3x3 kernels transformed for {@link WinogradKernel} ({@link WinogradWeights} describes the layout),
-     * transformed now if not since the last unload. F32 whatever the stored type: the transformed values are
-     * sums of halves of the stored ones, which 16 bits would round.
-     */
-    synchronized MemorySegment winogradPanels(Parallel parallel) {
-        if (winograd == null) {
-            if (kernelHeight != 3 || kernelWidth != 3) {
-                throw new IllegalStateException("a " + kernelHeight + "x" + kernelWidth + " kernel has no Winograd form");
-            }
-            if (!stored.scope().isAlive()) {
-                throw new IllegalStateException("the weights file behind this " + out + " x " + in + " weight was closed");
-            }
-            Arena arena = Arena.ofShared();
-            winograd = WinogradWeights.transform(parallel, stored, storage, out, channels, panels, arena);
-            winogradArena = arena;
-            if (storedTensor != null) {
-                storedTensor.releaseResidentPages();
-            }
-            packedBytes.addAndGet(winograd.byteSize());
-        }
-        return winograd;
-    }
-
-    /**
      * Packs panel {@code p}: its {@code NR} stored rows are staged on the heap, then transposed into
      * {@code [in][NR]} (through the {@code (c, ky, kx) -> (ky, kx, c)} reordering for a convolution) and written
      * out in one copy. Elements move as raw 16-bit words (one per F16/BF16 value, two per F32 value): packing
@@ -217,12 +190,6 @@ final class PackedMatrix implements ConvWeight {
 
     @Override
     public synchronized void unload() {
-        if (winogradArena != null) {
-            packedBytes.addAndGet(-winograd.byteSize());
-            winogradArena.close();
-            winogradArena = null;
-            winograd = null;
-        }
         if (panelArena != null) {
             packedBytes.addAndGet(-data.byteSize());
             panelArena.close();

@@ -43,10 +43,10 @@ final class WinogradKernel {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /**
      * Fewest output pixels per image for this path: the U-Net's 64x64 level and the VAE decoder's levels, where
-     * it was measured (2 to 2.6 times as fast as the direct convolution). The transformed weights are F32 and
-     * four times as many values as the stored ones, eight times the bytes of F16 ones, so the U-Net's smaller
-     * levels, with far more weights and fewer pixels to spread them over, stay direct: their 150 M parameters
-     * would take 4.8 GB. Per image, not per batch, so that a batch computes what its items would alone.
+     * it was measured (2 to 2.6 times as fast as the direct convolution). Each call transforms its weights
+     * afresh ({@link WinogradWeights}), a cost that fewer pixels spread less thinly; the U-Net's smaller
+     * levels have not been measured on this path. Per image, not per batch, so that a batch computes what its
+     * items would alone.
      */
     static final int MIN_PIXELS = 64 * 64;
     /**
@@ -90,17 +90,23 @@ final class WinogradKernel {
             throw new IllegalArgumentException("a Winograd convolution takes whole vectors of channels, not "
                     + weight.channels + " -> " + weight.out);
         }
-        MemorySegment u = weight.winogradPanels(parallel);
+        if (weight.kernelHeight != 3 || weight.kernelWidth != 3) {
+            throw new IllegalArgumentException("a Winograd convolution takes a 3x3 kernel, not "
+                    + weight.kernelHeight + "x" + weight.kernelWidth);
+        }
         Tiles tiles = new Tiles(input, batch, weight.out, bias, out);
         int channels = weight.channels;
         long tileFloats = (long) POSITIONS * Math.max(channels, weight.out);
         int perBlock = (int) Math.min(tiles.count, BLOCK_FLOATS / tileFloats);
         // one size for every convolution of a block's worth of tiles or more, so that the pool hands back the same two
         long blockBytes = Math.min(BLOCK_FLOATS, tiles.count * tileFloats) * Float.BYTES;
-        long weightBytes = u.byteSize() / POSITIONS;
+        CpuMemoryPool.Allocation transformed = memory.allocate(WinogradWeights.bytes(channels, weight.panels));
         CpuMemoryPool.Allocation patches = memory.allocate(blockBytes);
         CpuMemoryPool.Allocation sums = memory.allocate(blockBytes);
         try {
+            MemorySegment u = transformed.segment();
+            WinogradWeights.transform(parallel, weight.panels(parallel), weight.storage, channels, weight.panels, u);
+            long weightBytes = u.byteSize() / POSITIONS;
             for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
                 int first = t0;
                 int count = Math.min(perBlock, tiles.count - t0);
@@ -127,6 +133,7 @@ final class WinogradKernel {
                 });
             }
         } finally {
+            transformed.release().run();
             patches.release().run();
             sums.release().run();
         }

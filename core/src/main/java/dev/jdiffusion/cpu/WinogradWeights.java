@@ -1,10 +1,10 @@
 package dev.jdiffusion.cpu;
 
 import dev.jdiffusion.weights.DType;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The weights of a 3x3 convolution transformed for {@link WinogradKernel}: for each output channel {@code o}
@@ -23,6 +23,11 @@ import java.nio.ByteOrder;
  * packed in the panels the GEMM micro-kernel reads: {@code u[((position * panels + p) * channels + c) * NR + j]}
  * for output channel {@code p * NR + j} (zero past the last), {@code position = 6 i + j}. The 36 products
  * with these matrices replace the nine taps of the direct convolution for a 4x4 tile of outputs.
+ *
+ * <p>They are made afresh for every convolution, from the direct convolution's panels, rather than kept: as
+ * F32 and four times as many values they would take eight times the memory of F16 weights (about 1 GB for a
+ * picture's U-Net and VAE), while transforming, vector by vector along the panels' output channels, costs
+ * about the time of writing them once.
  */
 final class WinogradWeights {
     /** Rows and columns of a transformed kernel: the input patch of one output tile is this wide. */
@@ -30,72 +35,80 @@ final class WinogradWeights {
     /** Elements of a transformed kernel, and products per output tile. */
     static final int POSITIONS = SIDE * SIDE;
 
-    private static final double SIXTH = 1.0 / 6;
-    private static final double FIFTEENTH = 1.0 / 15;
-    private static final double THIRTIETH = 1.0 / 30;
-    private static final ValueLayout.OfShort SHORTS = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
+    private static final int TAPS = 9;
 
     private WinogradWeights() {}
 
+    /** Bytes of the transformed form of a 3x3 weight of {@code channels} inputs in {@code panels} panels. */
+    static long bytes(int channels, int panels) {
+        return (long) POSITIONS * panels * channels * GemmLayout.NR * Float.BYTES;
+    }
+
     /**
-     * Transforms a stored {@code [out][channels][3][3]} weight of type {@code storage} (F32, F16 or BF16,
-     * little-endian) into memory of {@code arena}, one panel of output channels per task. The sums are formed in
-     * double and rounded to F32 once.
+     * Transforms a 3x3 weight given as its direct-convolution panels ({@code [panels][(ky, kx, c)][NR]} of type
+     * {@code storage}, see {@link PackedMatrix}) into {@code u} ({@link #bytes} long), one panel per task.
      */
-    static MemorySegment transform(Parallel parallel, MemorySegment stored, DType storage, int out, int channels,
-            int panels, Arena arena) {
+    static void transform(Parallel parallel, MemorySegment panels, DType storage, int channels, int panelCount,
+            MemorySegment u) {
         int nr = GemmLayout.NR;
-        MemorySegment u = arena.allocate((long) POSITIONS * panels * channels * nr * Float.BYTES, 64);
-        parallel.forEach(panels, p -> {
-            double[] g = new double[9];
-            double[] gg = new double[3 * SIDE];
-            double[] row = new double[SIDE];
-            for (int j = 0; j < nr && p * nr + j < out; j++) {
-                int o = p * nr + j;
-                for (int c = 0; c < channels; c++) {
-                    long first = ((long) o * channels + c) * 9;
-                    for (int t = 0; t < 9; t++) {
-                        g[t] = weight(stored, storage, first + t);
-                    }
-                    // G g: six rows of three, each column of g taken through G
+        int in = TAPS * channels;
+        parallel.forEach(panelCount, p -> {
+            float[] kernels = new float[TAPS * nr]; // one input channel's 3x3 kernels of the panel: [tap][j]
+            float[] half = new float[3 * SIDE * VL]; // G g for a vector of output channels: [i][x][lane]
+            float[] transformed = new float[POSITIONS * nr]; // U: [position][j]
+            for (int c = 0; c < channels; c++) {
+                for (int tap = 0; tap < TAPS; tap++) {
+                    long element = ((long) p * in + (long) tap * channels + c) * nr;
+                    widen(panels, storage, element, kernels, tap * nr, nr);
+                }
+                for (int lane = 0; lane < nr; lane += VL) {
+                    // G g: each column x of g (taps x, 3 + x, 6 + x) becomes six rows
                     for (int x = 0; x < 3; x++) {
-                        applyG(g[x], g[3 + x], g[6 + x], row);
-                        for (int i = 0; i < SIDE; i++) {
-                            gg[3 * i + x] = row[i];
-                        }
+                        applyG(kernels, x * nr + lane, (3 + x) * nr + lane, (6 + x) * nr + lane, half, x * VL, 3 * VL);
                     }
-                    // (G g) G^T: each row of three becomes six
+                    // (G g) G^T: each row i of three becomes six positions 6 i + k
                     for (int i = 0; i < SIDE; i++) {
-                        applyG(gg[3 * i], gg[3 * i + 1], gg[3 * i + 2], row);
-                        for (int k = 0; k < SIDE; k++) {
-                            long position = SIDE * i + k;
-                            u.setAtIndex(ValueLayout.JAVA_FLOAT, ((position * panels + p) * channels + c) * nr + j,
-                                    (float) row[k]);
-                        }
+                        int row = 3 * i * VL;
+                        applyG(half, row, row + VL, row + 2 * VL, transformed, SIDE * i * nr + lane, nr);
                     }
+                }
+                for (int position = 0; position < POSITIONS; position++) {
+                    MemorySegment.copy(transformed, position * nr, u, ValueLayout.JAVA_FLOAT,
+                            (((long) position * panelCount + p) * channels + c) * nr * Float.BYTES, nr);
                 }
             }
         });
-        return u;
     }
 
-    /** {@code G} times the column {@code (a, b, c)}, into {@code to}. */
-    private static void applyG(double a, double b, double c, double[] to) {
-        to[0] = a * 0.5;
-        to[1] = -(a + b + c) * SIXTH;
-        to[2] = (a - b + c) * SIXTH;
-        to[3] = (a + 2 * b + 4 * c) * THIRTIETH;
-        to[4] = (-8 * a + 4 * b - 2 * c) * FIFTEENTH;
-        to[5] = c * 0.5;
+    /**
+     * {@code G} times the column of vectors at {@code a}, {@code b} and {@code c} of {@code from}: six vectors
+     * into {@code to} at {@code at + k * stride}. In float, with the fractions rounded to float: the result
+     * carries a few units in the last place of rounding, as the transformed patches do.
+     */
+    private static void applyG(float[] from, int a, int b, int c, float[] to, int at, int stride) {
+        FloatVector x = FloatVector.fromArray(S, from, a);
+        FloatVector y = FloatVector.fromArray(S, from, b);
+        FloatVector z = FloatVector.fromArray(S, from, c);
+        FloatVector outer = x.add(z);
+        x.mul(0.5f).intoArray(to, at);
+        outer.add(y).mul(-1f / 6).intoArray(to, at + stride);
+        outer.sub(y).mul(1f / 6).intoArray(to, at + 2 * stride);
+        y.fma(FloatVector.broadcast(S, 2f), z.fma(FloatVector.broadcast(S, 4f), x)).mul(1f / 30)
+                .intoArray(to, at + 3 * stride);
+        y.fma(FloatVector.broadcast(S, 4f), x.fma(FloatVector.broadcast(S, -8f), z.mul(-2f))).mul(1f / 15)
+                .intoArray(to, at + 4 * stride);
+        z.mul(0.5f).intoArray(to, at + 5 * stride);
     }
 
-    private static double weight(MemorySegment stored, DType storage, long index) {
-        return switch (storage) {
-            case F32 -> stored.get(FLOATS, index * Float.BYTES);
-            case F16 -> Float.float16ToFloat(stored.get(SHORTS, index * 2));
-            case BF16 -> Float.intBitsToFloat(stored.get(SHORTS, index * 2) << 16);
-            default -> throw new IllegalStateException("weights are never stored as " + storage);
-        };
+    /** Widens {@code count} weights from element {@code element} of panels of type {@code storage} into {@code to}. */
+    private static void widen(MemorySegment panels, DType storage, long element, float[] to, int at, int count) {
+        switch (storage) {
+            case F32 -> MemorySegment.copy(panels, ValueLayout.JAVA_FLOAT, element * Float.BYTES, to, at, count);
+            case F16 -> HalfPrecision.halfToFloat(panels, element * 2, to, at, count);
+            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, element * 2, to, at, count);
+            default -> throw new IllegalStateException("panels are never " + storage);
+        }
     }
 }

@@ -18,7 +18,7 @@ class HalfPrecisionTest {
                 halves.setAtIndex(ValueLayout.JAVA_SHORT, bits, (short) bits);
             }
             float[] floats = new float[count];
-            HalfPrecision.halfToFloat(halves, 0, floats, count);
+            HalfPrecision.halfToFloat(halves, 0, floats, 0, count);
             for (int bits = 0; bits < count; bits++) {
                 float expected = Float.float16ToFloat((short) bits);
                 // NaNs keep their sign and stay NaN; the payload is not part of the contract
@@ -26,14 +26,16 @@ class HalfPrecisionTest {
                 assertEquals(Float.floatToRawIntBits(expected) & mask, Float.floatToRawIntBits(floats[bits]) & mask,
                         "half " + bits);
             }
-            // from an odd offset, a count that is not a whole vector, the rest of the target untouched
-            float[] some = new float[9];
-            some[8] = 42f;
-            HalfPrecision.halfToFloat(halves, 2 * 1001 + 2, some, 7);
-            assertEquals(Float.float16ToFloat((short) 1002), some[0]);
-            assertEquals(Float.float16ToFloat((short) 1008), some[6]);
-            assertEquals(0f, some[7]);
-            assertEquals(42f, some[8]);
+            // from an odd offset into a later place, a count that is not a whole vector, the rest untouched
+            float[] some = new float[10];
+            some[0] = 41f;
+            some[9] = 42f;
+            HalfPrecision.halfToFloat(halves, 2 * 1001 + 2, some, 1, 7);
+            assertEquals(41f, some[0]);
+            assertEquals(Float.float16ToFloat((short) 1002), some[1]);
+            assertEquals(Float.float16ToFloat((short) 1008), some[7]);
+            assertEquals(0f, some[8]);
+            assertEquals(42f, some[9]);
         }
     }
 
@@ -46,7 +48,7 @@ class HalfPrecisionTest {
                 halves.setAtIndex(ValueLayout.JAVA_SHORT, bits, (short) bits);
             }
             float[] floats = new float[count];
-            HalfPrecision.bfloat16ToFloat(halves, 0, floats, count - 3);
+            HalfPrecision.bfloat16ToFloat(halves, 0, floats, 0, count - 3);
             for (int bits = 0; bits < count - 3; bits++) {
                 assertEquals(bits << 16, Float.floatToRawIntBits(floats[bits]), "bf16 " + bits);
             }
