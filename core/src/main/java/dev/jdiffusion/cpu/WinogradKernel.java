@@ -42,13 +42,13 @@ final class WinogradKernel {
     private static final int POSITIONS = WinogradWeights.POSITIONS;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /**
-     * Fewest output pixels per image for this path: the U-Net's 64x64 level and the VAE decoder's levels, where
-     * it was measured (2 to 2.6 times as fast as the direct convolution). Each call transforms its weights
-     * afresh ({@link WinogradWeights}), a cost that fewer pixels spread less thinly; the U-Net's smaller
-     * levels have not been measured on this path. Per image, not per batch, so that a batch computes what its
-     * items would alone.
+     * Fewest output pixels per image for this path: the U-Net's 32x32 and 64x64 levels and the VAE decoder's
+     * levels, where it was measured (1.8 to 2.7 times as fast as the direct convolution). Each call transforms
+     * its weights afresh ({@link WinogradWeights}), a cost that fewer pixels spread less thinly: at 16x16 (1280
+     * channels) the two paths took the same time, at 8x8 this one was slower. Per image, not per batch, so
+     * that a batch computes what its items would alone.
      */
-    static final int MIN_PIXELS = 64 * 64;
+    static final int MIN_PIXELS = 32 * 32;
     /**
      * Fewest input and output channels for which it was measured (128, the VAE decoder's full-resolution
      * level, 1.8 times as fast as direct).
@@ -59,6 +59,11 @@ final class WinogradKernel {
      * the products split over the threads by rows, each packing its rows once for many panels.
      */
     static final long BLOCK_FLOATS = 8L << 20;
+    /**
+     * Most bytes of transformed weights at once (64 MiB): the output channels go in groups of panels whose
+     * transformed weights fit, each group over all the tiles (the patches transformed again for each group).
+     */
+    static final long GROUP_BYTES = 64L << 20;
     /** Tiles per task of the transforms. */
     private static final int TILES_PER_TASK = 16;
     /** Each thread's room for the 36 vectors of a tile between the two passes of a transform. */
@@ -86,6 +91,12 @@ final class WinogradKernel {
      */
     static void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
+        convolve(parallel, memory, input, batch, weight, bias, out, GROUP_BYTES);
+    }
+
+    /** As above, with at most {@code groupBytes} of transformed weights at once (at least one panel's). */
+    static void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
+            MemorySegment bias, MemorySegment out, long groupBytes) {
         if (weight.channels % VL != 0 || weight.out % VL != 0) {
             throw new IllegalArgumentException("a Winograd convolution takes whole vectors of channels, not "
                     + weight.channels + " -> " + weight.out);
@@ -98,45 +109,65 @@ final class WinogradKernel {
         int channels = weight.channels;
         long tileFloats = (long) POSITIONS * Math.max(channels, weight.out);
         int perBlock = (int) Math.min(tiles.count, BLOCK_FLOATS / tileFloats);
-        // one size for every convolution of a block's worth of tiles or more, so that the pool hands back the same two
-        long blockBytes = Math.min(BLOCK_FLOATS, tiles.count * tileFloats) * Float.BYTES;
-        CpuMemoryPool.Allocation transformed = memory.allocate(WinogradWeights.bytes(channels, weight.panels));
-        CpuMemoryPool.Allocation patches = memory.allocate(blockBytes);
-        CpuMemoryPool.Allocation sums = memory.allocate(blockBytes);
+        long panelBytes = WinogradWeights.bytes(channels, 1);
+        int perGroup = (int) Math.max(1, Math.min(weight.panels, groupBytes / panelBytes));
+        // the same sizes for every convolution, whatever it needs of them, so that the pool hands back the same
+        // three buffers rather than keeping a set for each shape
+        CpuMemoryPool.Allocation transformed = memory.allocate(Math.max(panelBytes, groupBytes));
+        CpuMemoryPool.Allocation patches = memory.allocate(BLOCK_FLOATS * Float.BYTES);
+        CpuMemoryPool.Allocation sums = memory.allocate(BLOCK_FLOATS * Float.BYTES);
         try {
-            MemorySegment u = transformed.segment();
-            WinogradWeights.transform(parallel, weight.panels(parallel), weight.storage, channels, weight.panels, u);
-            long weightBytes = u.byteSize() / POSITIONS;
-            for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
-                int first = t0;
-                int count = Math.min(perBlock, tiles.count - t0);
-                long patchBytes = (long) count * channels * Float.BYTES;
-                long sumBytes = (long) count * weight.out * Float.BYTES;
-                parallel.forEach(tasks(count), task -> {
-                    long[] offsets = new long[POSITIONS];
-                    for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        transformPatches(tiles, first + r, channels, offsets, SCRATCH.get(), patches.segment(),
-                                (long) r * channels * Float.BYTES, patchBytes);
-                    }
-                });
-                for (int q = 0; q < POSITIONS; q++) {
-                    GemmKernel.Panels panels = new GemmKernel.Panels(u.asSlice(q * weightBytes, weightBytes), DType.F32,
-                            channels, weight.out, weight.panels);
-                    GemmKernel.gemm(parallel, new DenseRows(patches.segment().asSlice(q * patchBytes, patchBytes), channels),
-                            count, panels, null, sums.segment().asSlice(q * sumBytes, sumBytes));
+            MemorySegment directPanels = weight.panels(parallel);
+            for (int p0 = 0; p0 < weight.panels; p0 += perGroup) {
+                int panels = Math.min(perGroup, weight.panels - p0);
+                int firstChannel = p0 * GemmLayout.NR;
+                OutputGroup group = new OutputGroup(firstChannel,
+                        Math.min(panels * GemmLayout.NR, weight.out - firstChannel), panels);
+                MemorySegment u = transformed.segment().asSlice(0, panels * panelBytes);
+                WinogradWeights.transform(parallel, directPanels, weight.storage, channels, p0, panels, u);
+                for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
+                    convolveBlock(parallel, tiles, t0, Math.min(perBlock, tiles.count - t0), channels, u, group,
+                            patches.segment(), sums.segment());
                 }
-                parallel.forEach(tasks(count), task -> {
-                    for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                        writeTile(tiles, first + r, sums.segment(), (long) r * weight.out * Float.BYTES, sumBytes,
-                                SCRATCH.get());
-                    }
-                });
             }
         } finally {
             transformed.release().run();
             patches.release().run();
             sums.release().run();
         }
+    }
+
+    /** Output channels {@code [first, first + count)}: {@code panels} panels of the weight, transformed together. */
+    private record OutputGroup(int first, int count, int panels) {}
+
+    /**
+     * Tiles {@code [first, first + count)} for the output channels of {@code group}: their patches transformed
+     * into {@code patches}, the 36 products with the group's transformed weights {@code u} into {@code sums},
+     * and the sums transformed into the output.
+     */
+    private static void convolveBlock(Parallel parallel, Tiles tiles, int first, int count, int channels, MemorySegment u,
+            OutputGroup group, MemorySegment patches, MemorySegment sums) {
+        long patchBytes = (long) count * channels * Float.BYTES;
+        long sumBytes = (long) count * group.count * Float.BYTES;
+        long weightBytes = u.byteSize() / POSITIONS;
+        parallel.forEach(tasks(count), task -> {
+            long[] offsets = new long[POSITIONS];
+            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
+                transformPatches(tiles, first + r, channels, offsets, SCRATCH.get(), patches,
+                        (long) r * channels * Float.BYTES, patchBytes);
+            }
+        });
+        for (int q = 0; q < POSITIONS; q++) {
+            GemmKernel.Panels panels = new GemmKernel.Panels(u.asSlice(q * weightBytes, weightBytes), DType.F32, channels,
+                    group.count, group.panels);
+            GemmKernel.gemm(parallel, new DenseRows(patches.asSlice(q * patchBytes, patchBytes), channels), count, panels,
+                    null, sums.asSlice(q * sumBytes, sumBytes));
+        }
+        parallel.forEach(tasks(count), task -> {
+            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
+                writeTile(tiles, first + r, group, sums, (long) r * group.count * Float.BYTES, sumBytes, SCRATCH.get());
+            }
+        });
     }
 
     /**
@@ -228,13 +259,13 @@ final class WinogradKernel {
     }
 
     /**
-     * Turns the sums of tile {@code t} (position {@code q}'s row at {@code from + q * positionBytes}) into its
-     * output pixels, {@code A^T M A + bias}: {@code A^T} down each column of {@code M} into the scratch (element
+     * Turns the sums of tile {@code t} for the output channels of {@code group} (position {@code q}'s row, of
+     * the group's channels only, at {@code from + q * positionBytes}) into its output pixels, {@code A^T M A + bias}: {@code A^T} down each column of {@code M} into the scratch (element
      * {@code (r, k)} at vector {@code 6 r + k}), then {@code A} along each of those four rows into the pixels
      * that fall inside the output.
      */
-    private static void writeTile(Tiles tiles, int t, MemorySegment sums, long from, long positionBytes,
-            MemorySegment scratch) {
+    private static void writeTile(Tiles tiles, int t, OutputGroup group, MemorySegment sums, long from,
+            long positionBytes, MemorySegment scratch) {
         int out = tiles.outChannels;
         int height = tiles.input.outHeight();
         int width = tiles.input.outWidth();
@@ -248,10 +279,11 @@ final class WinogradKernel {
         int columns = Math.min(TILE, width - x);
         long vector = VL * Float.BYTES;
         long pixelBytes = (long) out * Float.BYTES;
-        for (int channel = 0; channel < out; channel += VL) {
+        for (int channel = group.first; channel < group.first + group.count; channel += VL) {
             long channelBytes = (long) channel * Float.BYTES;
+            long sumAt = from + (long) (channel - group.first) * Float.BYTES;
             for (int k = 0; k < SIDE; k++) {
-                transformOutput(sums, from + channelBytes + k * positionBytes, SIDE * positionBytes, null, 0, TILE,
+                transformOutput(sums, sumAt + k * positionBytes, SIDE * positionBytes, null, 0, TILE,
                         scratch, k * vector, SIDE * vector);
             }
             for (int r = 0; r < rows; r++) {

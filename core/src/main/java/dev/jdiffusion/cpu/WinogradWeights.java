@@ -47,11 +47,12 @@ final class WinogradWeights {
     }
 
     /**
-     * Transforms a 3x3 weight given as its direct-convolution panels ({@code [panels][(ky, kx, c)][NR]} of type
-     * {@code storage}, see {@link PackedMatrix}) into {@code u} ({@link #bytes} long), one panel per task.
+     * Transforms panels {@code [first, first + panelCount)} of a 3x3 weight given as its direct-convolution
+     * panels ({@code [panels][(ky, kx, c)][NR]} of type {@code storage}, see {@link PackedMatrix}) into {@code u}
+     * ({@link #bytes} of {@code panelCount} panels long, panel {@code first} as its first), one panel per task.
      */
-    static void transform(Parallel parallel, MemorySegment panels, DType storage, int channels, int panelCount,
-            MemorySegment u) {
+    static void transform(Parallel parallel, MemorySegment panels, DType storage, int channels, int first,
+            int panelCount, MemorySegment u) {
         int nr = GemmLayout.NR;
         int in = TAPS * channels;
         parallel.forEach(panelCount, p -> {
@@ -60,7 +61,7 @@ final class WinogradWeights {
             float[] transformed = new float[POSITIONS * nr]; // U: [position][j]
             for (int c = 0; c < channels; c++) {
                 for (int tap = 0; tap < TAPS; tap++) {
-                    long element = ((long) p * in + (long) tap * channels + c) * nr;
+                    long element = ((long) (first + p) * in + (long) tap * channels + c) * nr;
                     widen(panels, storage, element, kernels, tap * nr, nr);
                 }
                 for (int lane = 0; lane < nr; lane += VL) {

@@ -72,9 +72,9 @@ class WinogradKernelTest {
     @Test
     void takesLargeStrideOneConvolutionsOfManyChannelsOnly() {
         int channels = WinogradKernel.MIN_CHANNELS;
-        assertTrue(WinogradKernel.applies(patches(64, 64, channels, 3, 1, 1), channels));
-        assertTrue(WinogradKernel.applies(patches(128, 32, 2 * channels, 3, 1, 1), channels));
-        assertFalse(WinogradKernel.applies(patches(32, 64, channels, 3, 1, 1), channels), "too few pixels");
+        assertTrue(WinogradKernel.applies(patches(32, 32, channels, 3, 1, 1), channels));
+        assertTrue(WinogradKernel.applies(patches(64, 16, 2 * channels, 3, 1, 1), channels));
+        assertFalse(WinogradKernel.applies(patches(16, 32, channels, 3, 1, 1), channels), "too few pixels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), channels), "few input channels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), channels / 2), "few output channels");
         assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), channels),
@@ -84,6 +84,22 @@ class WinogradKernelTest {
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 2, 1), channels), "stride 2");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 0), channels), "no padding");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 1, 1, 0), channels), "a 1x1 kernel");
+    }
+
+    @Test
+    void givesTheSameOutputWithItsWeightsTransformedGroupByGroup() {
+        int lanes = VectorKernels.preferredFloatLanes();
+        Convolution conv = new Convolution(2, 9, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 9, 7, r);
+        PackedMatrix weight = PackedMatrix.ofConvolution(
+                ImageKernelsTest.raw("w", conv.weight, conv.out, conv.channels, 3, 3), new AtomicLong());
+        long panelBytes = WinogradWeights.bytes(conv.channels, 1);
+        try (Parallel parallel = new Parallel(2)) {
+            float[] whole = conv.winograd(parallel, weight);
+            for (long groupBytes : new long[] {panelBytes, 2 * panelBytes, 3 * panelBytes + 1}) {
+                assertArrayEquals(whole, conv.run(y -> WinogradKernel.convolve(parallel, MEMORY, conv.patches(y.input()),
+                        conv.batch, weight, y.bias(), y.out(), groupBytes)), "groups of at most " + groupBytes + " bytes");
+            }
+        }
     }
 
     @Test
@@ -147,14 +163,14 @@ class WinogradKernelTest {
             return run(y -> GemmKernel.gemm(parallel, patches(y.input), batch * height * width, packed, y.bias, y.out));
         }
 
-        private ConvPatches patches(MemorySegment x) {
+        ConvPatches patches(MemorySegment x) {
             return new ConvPatches(x, height, width, channels, 3, 3, 1, 1, 1, height, width, sourceRows, sourceColumns,
                     sourceHeight, sourceWidth);
         }
 
-        private record Buffers(MemorySegment input, MemorySegment bias, MemorySegment out) {}
+        record Buffers(MemorySegment input, MemorySegment bias, MemorySegment out) {}
 
-        private float[] run(java.util.function.Consumer<Buffers> kernel) {
+        float[] run(java.util.function.Consumer<Buffers> kernel) {
             try (Arena arena = Arena.ofShared()) {
                 MemorySegment x = arena.allocate((long) input.length * Float.BYTES, 64);
                 MemorySegment.copy(input, 0, x, FLOATS, 0, input.length);
