@@ -47,9 +47,13 @@ final class CpuMemoryPool implements AutoCloseable {
         free.computeIfAbsent(size, s -> new ArrayDeque<>()).push(block);
     }
 
-    /** Frees every cached block not in use. */
+    /**
+     * Frees every cached block not in use, and hands the C heap's free pages back to the operating system (a
+     * point between phases, where the weights of the phase before have been unloaded too).
+     */
     synchronized void trim() {
         trimLargerThan(0);
+        NativeHeap.returnFreePages();
     }
 
     /** Frees the cached blocks of more than {@code bytes}; those of at most {@code bytes} stay for reuse. */
