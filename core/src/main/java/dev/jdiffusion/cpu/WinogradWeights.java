@@ -25,9 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  * with these matrices replace the nine taps of the direct convolution for a 4x4 tile of outputs.
  *
  * <p>They are made afresh for every convolution, from the direct convolution's panels, rather than kept: as
- * F32 and four times as many values they would take eight times the memory of F16 weights (about 1 GB for a
- * picture's U-Net and VAE), while transforming, vector by vector along the panels' output channels, costs
- * about the time of writing them once.
+ * F32 and four times as many values they would take eight times the memory of F16 weights (about 2 GB for the
+ * convolutions of a picture's U-Net and VAE that take this path), while transforming, vector by vector along
+ * the panels' output channels, costs about the time of writing them once.
  */
 final class WinogradWeights {
     /** Rows and columns of a transformed kernel: the input patch of one output tile is this wide. */
