@@ -91,12 +91,15 @@ final class WinogradKernel {
      */
     static void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
-        convolve(parallel, memory, input, batch, weight, bias, out, GROUP_BYTES);
+        convolve(parallel, memory, input, batch, weight, bias, out, BLOCK_FLOATS, GROUP_BYTES);
     }
 
-    /** As above, with at most {@code groupBytes} of transformed weights at once (at least one panel's). */
+    /**
+     * As above, with at most {@code blockFloats} floats of patches and of sums per block (at least one tile's)
+     * and {@code groupBytes} of transformed weights at once (at least one panel's).
+     */
     static void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
-            MemorySegment bias, MemorySegment out, long groupBytes) {
+            MemorySegment bias, MemorySegment out, long blockFloats, long groupBytes) {
         if (weight.channels % VL != 0 || weight.out % VL != 0) {
             throw new IllegalArgumentException("a Winograd convolution takes whole vectors of channels, not "
                     + weight.channels + " -> " + weight.out);
@@ -108,14 +111,14 @@ final class WinogradKernel {
         Tiles tiles = new Tiles(input, batch, weight.out, bias, out);
         int channels = weight.channels;
         long tileFloats = (long) POSITIONS * Math.max(channels, weight.out);
-        int perBlock = (int) Math.min(tiles.count, BLOCK_FLOATS / tileFloats);
+        int perBlock = (int) Math.max(1, Math.min(tiles.count, blockFloats / tileFloats));
         long panelBytes = WinogradWeights.bytes(channels, 1);
         int perGroup = (int) Math.max(1, Math.min(weight.panels, groupBytes / panelBytes));
         // the same sizes for every convolution, whatever it needs of them, so that the pool hands back the same
         // three buffers rather than keeping a set for each shape
         CpuMemoryPool.Allocation transformed = memory.allocate(Math.max(panelBytes, groupBytes));
-        CpuMemoryPool.Allocation patches = memory.allocate(BLOCK_FLOATS * Float.BYTES);
-        CpuMemoryPool.Allocation sums = memory.allocate(BLOCK_FLOATS * Float.BYTES);
+        CpuMemoryPool.Allocation patches = memory.allocate(Math.max(tileFloats, blockFloats) * Float.BYTES);
+        CpuMemoryPool.Allocation sums = memory.allocate(Math.max(tileFloats, blockFloats) * Float.BYTES);
         try {
             MemorySegment directPanels = weight.panels(parallel);
             for (int p0 = 0; p0 < weight.panels; p0 += perGroup) {

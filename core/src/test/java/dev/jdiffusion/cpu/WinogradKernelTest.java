@@ -87,7 +87,7 @@ class WinogradKernelTest {
     }
 
     @Test
-    void givesTheSameOutputWithItsWeightsTransformedGroupByGroup() {
+    void givesTheSameOutputInAnyBlocksOfTilesAndGroupsOfWeights() {
         int lanes = VectorKernels.preferredFloatLanes();
         Convolution conv = new Convolution(2, 9, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 9, 7, r);
         PackedMatrix weight = PackedMatrix.ofConvolution(
@@ -95,9 +95,13 @@ class WinogradKernelTest {
         long panelBytes = WinogradWeights.bytes(conv.channels, 1);
         try (Parallel parallel = new Parallel(2)) {
             float[] whole = conv.winograd(parallel, weight);
-            for (long groupBytes : new long[] {panelBytes, 2 * panelBytes, 3 * panelBytes + 1}) {
-                assertArrayEquals(whole, conv.run(y -> WinogradKernel.convolve(parallel, MEMORY, conv.patches(y.input()),
-                        conv.batch, weight, y.bias(), y.out(), groupBytes)), "groups of at most " + groupBytes + " bytes");
+            long tileFloats = (long) WinogradWeights.POSITIONS * conv.out;
+            for (long blockFloats : new long[] {1, 5 * tileFloats, WinogradKernel.BLOCK_FLOATS}) {
+                for (long groupBytes : new long[] {panelBytes, 2 * panelBytes, 3 * panelBytes + 1, WinogradKernel.GROUP_BYTES}) {
+                    assertArrayEquals(whole, conv.run(y -> WinogradKernel.convolve(parallel, MEMORY, conv.patches(y.input()),
+                            conv.batch, weight, y.bias(), y.out(), blockFloats, groupBytes)),
+                            "blocks of at most " + blockFloats + " floats, groups of at most " + groupBytes + " bytes");
+                }
             }
         }
     }
