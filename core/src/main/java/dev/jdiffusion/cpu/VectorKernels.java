@@ -15,7 +15,7 @@ final class VectorKernels implements CpuKernels {
         GemmKernel.gemm(parallel, a, m, b, bias, c);
     }
 
-    /** Winograd's F(2x2, 3x3) where it applies ({@link WinogradKernel#applies}), else the patches' GEMM. */
+    /** Winograd's F(4x4, 3x3) where it applies ({@link WinogradKernel#applies}), else the patches' GEMM. */
     @Override
     public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
