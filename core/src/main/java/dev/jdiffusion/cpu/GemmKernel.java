@@ -56,30 +56,42 @@ final class GemmKernel {
         if (m == 0 || b.out == 0) {
             return;
         }
-        gemm(parallel, a, m, new Panels(b.panels(parallel), b.storage, b.in, b.out, b.panels), bias, c);
+        gemm(parallel, a, m, b.gemmPanels(parallel), bias, c);
     }
 
     /**
      * Weight panels as {@link PackedMatrix} lays them out ({@code [count][in][NR]} of {@code storage}), wherever
      * they come from.
      */
-    record Panels(MemorySegment data, DType storage, int in, int out, int count) {}
+    record Panels(MemorySegment data, DType storage, int in, int out, int count) {
+        /**
+         * Widens the {@code count} values from element {@code element} of the panels into {@code to[at, at + count)}:
+         * copied for F32, widened from 16 bits otherwise.
+         */
+        void widen(long element, float[] to, int at, int count) {
+            switch (storage) {
+                case F32 -> MemorySegment.copy(data, ValueLayout.JAVA_FLOAT, element * Float.BYTES, to, at, count);
+                case F16 -> HalfPrecision.halfToFloat(data, element * 2, to, at, count);
+                case BF16 -> HalfPrecision.bfloat16ToFloat(data, element * 2, to, at, count);
+                default -> throw new IllegalStateException("weights are never packed as " + storage);
+            }
+        }
+    }
 
     /** As above with the weight given as its panels. */
     static void gemm(Parallel parallel, RowSource a, int m, Panels b, MemorySegment bias, MemorySegment c) {
         if (m == 0 || b.out == 0) {
             return;
         }
-        MemorySegment panels = b.data;
         GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.count);
         GemmLayout.TileBody tile = tiling.wholeK()
-                ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, panels, p0, p1, bias, c)
-                : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, panels, p0, p1, bias, c);
+                ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, p0, p1, bias, c)
+                : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, p0, p1, bias, c);
         tiling.forEach(parallel, tile);
     }
 
     /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */
-    private static void blockByBlock(RowSource a, int m0, int mc, Panels b, MemorySegment panels, int p0, int p1,
+    private static void blockByBlock(RowSource a, int m0, int mc, Panels b, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
         int k = b.in;
@@ -90,7 +102,7 @@ final class GemmKernel {
                 a.pack(m0, mc, k0, kc, packedA, 0, VectorStripWriter.INSTANCE);
             }
             for (int p = p0; p < p1; p++) {
-                multiplyStrips(packedA, 0, m0, mc, b, panelBlock(b, panels, p, k0, kc), p, k0, kc, bias, c);
+                multiplyStrips(packedA, 0, m0, mc, b, panelBlock(b, p, k0, kc), p, k0, kc, bias, c);
             }
         }
     }
@@ -99,7 +111,7 @@ final class GemmKernel {
      * One tile, panel by panel: its rows of A are packed for the whole of K (block after block), then each
      * panel's part of C is finished over all K blocks before the next panel's begins.
      */
-    private static void panelByPanel(RowSource a, int m0, int mc, Panels b, MemorySegment panels, int p0, int p1,
+    private static void panelByPanel(RowSource a, int m0, int mc, Panels b, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         float[] packedA = PACKED_A.get();
         int k = b.in;
@@ -111,7 +123,7 @@ final class GemmKernel {
         for (int p = p0; p < p1; p++) {
             for (int k0 = 0; k0 < k; k0 += step) {
                 int kc = Math.min(step, k - k0);
-                float[] panel = panelBlock(b, panels, p, k0, kc);
+                float[] panel = panelBlock(b, p, k0, kc);
                 multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, p, k0, kc, bias, c);
             }
         }
@@ -154,16 +166,9 @@ final class GemmKernel {
      * The {@code kc x NR} block of panel {@code p} from row {@code k0}, as floats in this thread's block buffer
      * (reused by every strip of the tile): copied for F32, widened from 16 bits otherwise.
      */
-    private static float[] panelBlock(Panels b, MemorySegment panels, int p, int k0, int kc) {
-        int count = kc * NR;
-        long first = ((long) p * b.in + k0) * NR;
+    private static float[] panelBlock(Panels b, int p, int k0, int kc) {
         float[] block = PANEL_BLOCK.get();
-        switch (b.storage) {
-            case F32 -> MemorySegment.copy(panels, ValueLayout.JAVA_FLOAT, first * Float.BYTES, block, 0, count);
-            case F16 -> HalfPrecision.halfToFloat(panels, first * 2, block, 0, count);
-            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, first * 2, block, 0, count);
-            default -> throw new IllegalStateException("weights are never packed as " + b.storage);
-        }
+        b.widen(((long) p * b.in + k0) * NR, block, 0, kc * NR);
         return block;
     }
 

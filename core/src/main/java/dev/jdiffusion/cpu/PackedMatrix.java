@@ -138,6 +138,11 @@ final class PackedMatrix implements ConvWeight {
         return data;
     }
 
+    /** The packed panels as the GEMM takes them; packed now if not packed since the last unload. */
+    GemmKernel.Panels gemmPanels(Parallel parallel) {
+        return new GemmKernel.Panels(panels(parallel), storage, in, out, panels);
+    }
+
     /**
      * Packs panel {@code p}: its {@code NR} stored rows are staged on the heap, then transposed into
      * {@code [in][NR]} (through the {@code (c, ky, kx) -> (ky, kx, c)} reordering for a convolution) and written

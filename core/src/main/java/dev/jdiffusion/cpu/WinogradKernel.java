@@ -120,14 +120,14 @@ final class WinogradKernel {
         CpuMemoryPool.Allocation patches = memory.allocate(Math.max(tileFloats, blockFloats) * Float.BYTES);
         CpuMemoryPool.Allocation sums = memory.allocate(Math.max(tileFloats, blockFloats) * Float.BYTES);
         try {
-            MemorySegment directPanels = weight.panels(parallel);
+            GemmKernel.Panels directPanels = weight.gemmPanels(parallel);
             for (int p0 = 0; p0 < weight.panels; p0 += perGroup) {
                 int panels = Math.min(perGroup, weight.panels - p0);
                 int firstChannel = p0 * GemmLayout.NR;
                 OutputGroup group = new OutputGroup(firstChannel,
                         Math.min(panels * GemmLayout.NR, weight.out - firstChannel), panels);
                 MemorySegment u = transformed.segment().asSlice(0, panels * panelBytes);
-                WinogradWeights.transform(parallel, directPanels, weight.storage, channels, p0, panels, u);
+                WinogradWeights.transform(parallel, directPanels, p0, panels, u);
                 for (int t0 = 0; t0 < tiles.count; t0 += perBlock) {
                     convolveBlock(parallel, tiles, t0, Math.min(perBlock, tiles.count - t0), channels, u, group,
                             patches.segment(), sums.segment());

@@ -1,6 +1,5 @@
 package dev.jdiffusion.cpu;
 
-import dev.jdiffusion.weights.DType;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.FloatVector;
@@ -48,13 +47,13 @@ final class WinogradWeights {
 
     /**
      * Transforms panels {@code [first, first + panelCount)} of a 3x3 weight given as its direct-convolution
-     * panels ({@code [panels][(ky, kx, c)][NR]} of type {@code storage}, see {@link PackedMatrix}) into {@code u}
-     * ({@link #bytes} of {@code panelCount} panels long, panel {@code first} as its first), one panel per task.
+     * panels ({@code [panels][(ky, kx, c)][NR]}, see {@link PackedMatrix}) into {@code u} ({@link #bytes} of
+     * {@code panelCount} panels long, panel {@code first} as its first), one panel per task.
      */
-    static void transform(Parallel parallel, MemorySegment panels, DType storage, int channels, int first,
-            int panelCount, MemorySegment u) {
+    static void transform(Parallel parallel, GemmKernel.Panels panels, int first, int panelCount, MemorySegment u) {
         int nr = GemmLayout.NR;
-        int in = TAPS * channels;
+        int in = panels.in();
+        int channels = in / TAPS;
         parallel.forEach(panelCount, p -> {
             float[] kernels = new float[TAPS * nr]; // one input channel's 3x3 kernels of the panel: [tap][j]
             float[] half = new float[3 * SIDE * VL]; // G g for a vector of output channels: [i][x][lane]
@@ -62,7 +61,7 @@ final class WinogradWeights {
             for (int c = 0; c < channels; c++) {
                 for (int tap = 0; tap < TAPS; tap++) {
                     long element = ((long) (first + p) * in + (long) tap * channels + c) * nr;
-                    widen(panels, storage, element, kernels, tap * nr, nr);
+                    panels.widen(element, kernels, tap * nr, nr);
                 }
                 for (int lane = 0; lane < nr; lane += VL) {
                     // G g: each column x of g (taps x, 3 + x, 6 + x) becomes six rows
@@ -101,15 +100,5 @@ final class WinogradWeights {
         y.fma(FloatVector.broadcast(S, 4f), x.fma(FloatVector.broadcast(S, -8f), z.mul(-2f))).mul(1f / 15)
                 .intoArray(to, at + 4 * stride);
         z.mul(0.5f).intoArray(to, at + 5 * stride);
-    }
-
-    /** Widens {@code count} weights from element {@code element} of panels of type {@code storage} into {@code to}. */
-    private static void widen(MemorySegment panels, DType storage, long element, float[] to, int at, int count) {
-        switch (storage) {
-            case F32 -> MemorySegment.copy(panels, ValueLayout.JAVA_FLOAT, element * Float.BYTES, to, at, count);
-            case F16 -> HalfPrecision.halfToFloat(panels, element * 2, to, at, count);
-            case BF16 -> HalfPrecision.bfloat16ToFloat(panels, element * 2, to, at, count);
-            default -> throw new IllegalStateException("panels are never " + storage);
-        }
     }
 }
