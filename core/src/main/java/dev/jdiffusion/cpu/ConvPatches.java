@@ -64,11 +64,26 @@ record ConvPatches(MemorySegment input, int height, int width, int channels, int
      * convolution sees (through the resize maps when given); -1 where it falls on the padding.
      */
     long pixelOffset(int b, int iy, int ix) {
-        if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
+        long row = rowOffset(b, iy);
+        long column = columnOffset(ix);
+        return row < 0 || column < 0 ? -1 : row + column;
+    }
+
+    /** The byte offset of the first pixel of row {@code iy} of item {@code b} (as {@link #pixelOffset}); -1 on the padding. */
+    long rowOffset(int b, int iy) {
+        if (iy < 0 || iy >= height) {
             return -1;
         }
         int sy = sourceRows == null ? iy : sourceRows[iy];
+        return ((long) b * sourceHeight + sy) * sourceWidth * channels * Float.BYTES;
+    }
+
+    /** The byte offset of pixel {@code ix} from the start of its row (as {@link #pixelOffset}); -1 on the padding. */
+    long columnOffset(int ix) {
+        if (ix < 0 || ix >= width) {
+            return -1;
+        }
         int sx = sourceColumns == null ? ix : sourceColumns[ix];
-        return (((long) b * sourceHeight + sy) * sourceWidth + sx) * channels * Float.BYTES;
+        return (long) sx * channels * Float.BYTES;
     }
 }

@@ -15,12 +15,17 @@ final class VectorKernels implements CpuKernels {
         GemmKernel.gemm(parallel, a, m, b, bias, c);
     }
 
-    /** Winograd's F(4x4, 3x3) where it applies ({@link WinogradKernel#applies}), else the patches' GEMM. */
+    /**
+     * Winograd's F(4x4, 3x3) where it applies ({@link WinogradKernel#applies}), dot products along the channels
+     * for a few outputs ({@link NarrowConvKernel#applies}), else the patches' GEMM.
+     */
     @Override
     public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
             MemorySegment bias, MemorySegment out) {
         if (WinogradKernel.applies(input, weight.out)) {
             WinogradKernel.convolve(parallel, memory, input, batch, weight, bias, out);
+        } else if (NarrowConvKernel.applies(input, weight.out)) {
+            NarrowConvKernel.convolve(parallel, input, batch, weight, bias, out);
         } else {
             GemmKernel.gemm(parallel, input, batch * input.outHeight() * input.outWidth(), weight, bias, out);
         }

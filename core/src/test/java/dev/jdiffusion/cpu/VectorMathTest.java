@@ -165,4 +165,30 @@ class VectorMathTest {
         assertTrue(Float.isFinite(y[1]) && y[1] > 1e38f, "exp(1000) = " + y[1]);
         assertEquals(1f, y[2]);
     }
+
+    @Test
+    void pairwiseSumAddsInItsFixedOrderWhateverTheJit() {
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        Random r = new Random(5);
+        float[] x = new float[lanes];
+        // warm enough for C2 to compile the loop; each result must be the same bits as the written-out order
+        for (int round = 0; round < 20_000; round++) {
+            for (int i = 0; i < lanes; i++) {
+                x[i] = (float) (r.nextGaussian() * Math.pow(2, r.nextInt(40) - 20));
+            }
+            float[] level = x.clone();
+            for (int distance = lanes / 2; distance >= 1; distance /= 2) {
+                float[] next = new float[lanes];
+                for (int i = 0; i < lanes; i++) {
+                    next[i] = level[i] + level[i ^ distance];
+                }
+                level = next;
+            }
+            float got = VectorMath.pairwiseSum(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0));
+            if (Float.floatToRawIntBits(got) != Float.floatToRawIntBits(level[0])) {
+                fail("round " + round + ": " + got + " where the pairwise order gives " + level[0] + " for "
+                        + Arrays.toString(x));
+            }
+        }
+    }
 }
