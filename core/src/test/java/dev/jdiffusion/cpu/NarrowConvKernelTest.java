@@ -1,6 +1,5 @@
 package dev.jdiffusion.cpu;
 
-import static dev.jdiffusion.cpu.KernelAsserts.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -19,7 +17,6 @@ import org.junit.jupiter.api.Test;
 
 /** The few-output convolution against loops in double, on awkward shapes, strides, paddings and resizes. */
 class NarrowConvKernelTest {
-    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final Random r = new Random(31);
 
     @Test
@@ -75,52 +72,23 @@ class NarrowConvKernelTest {
     }
 
     /** A random convolution with a bias, of an input seen through a resize when the case gives one. */
-    private static final class Convolution {
-        final int batch, height, width, channels, out, kernel, stride, pad, sourceHeight, sourceWidth, outHeight, outWidth;
-        final int[] sourceRows, sourceColumns;
-        final float[] input, weight, bias;
-
+    private static final class Convolution extends ConvolutionReference {
+        /** {@code c}: batch, height, width, channels (in vectors), out, kernel, stride, pad; then the resize, if any. */
         Convolution(int[] c, int lanes, Random r) {
-            batch = c[0];
-            sourceHeight = c[1];
-            sourceWidth = c[2];
-            channels = c[3] * lanes;
-            out = c[4];
-            kernel = c[5];
-            stride = c[6];
-            pad = c[7];
-            height = c.length > 8 ? c[8] : sourceHeight;
-            width = c.length > 8 ? c[9] : sourceWidth;
-            sourceRows = c.length > 8 ? LayoutKernels.nearestSources(sourceHeight, height) : null;
-            sourceColumns = c.length > 8 ? LayoutKernels.nearestSources(sourceWidth, width) : null;
-            outHeight = (height + 2 * pad - kernel) / stride + 1;
-            outWidth = (width + 2 * pad - kernel) / stride + 1;
-            input = random(r, batch * sourceHeight * sourceWidth * channels, 1);
-            weight = random(r, out * channels * kernel * kernel, 1);
-            bias = random(r, out, 1);
+            super(c[0], c[1], c[2], c[3] * lanes, c[4], c[5], c[6], c[7], c.length > 8 ? c[8] : c[1],
+                    c.length > 8 ? c[9] : c[2], r);
         }
 
         float[] run(Parallel parallel) {
-            return run(parallel, PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, kernel, kernel),
-                    new AtomicLong()));
+            return run(parallel, packedWeight());
         }
 
         float[] run(Parallel parallel, PackedMatrix packed) {
-            try (Arena arena = Arena.ofShared()) {
-                MemorySegment x = arena.allocate((long) input.length * Float.BYTES, 64);
-                MemorySegment.copy(input, 0, x, FLOATS, 0, input.length);
-                MemorySegment b = arena.allocate((long) out * Float.BYTES, 64);
-                MemorySegment.copy(bias, 0, b, FLOATS, 0, out);
-                float[] result = new float[batch * outHeight * outWidth * out];
-                MemorySegment y = arena.allocate((long) result.length * Float.BYTES, 64);
-                y.fill((byte) 0x7f); // NaN-free garbage: every element must be written
-                ConvPatches patches = new ConvPatches(x, height, width, channels, kernel, kernel, stride, pad, pad,
-                        outHeight, outWidth, sourceRows, sourceColumns, sourceHeight, sourceWidth);
+            return run(y -> {
+                ConvPatches patches = patches(y.input());
                 assertTrue(NarrowConvKernel.applies(patches, out));
-                NarrowConvKernel.convolve(parallel, patches, batch, packed, b, y);
-                MemorySegment.copy(y, FLOATS, 0, result, 0, result.length);
-                return result;
-            }
+                NarrowConvKernel.convolve(parallel, patches, batch, packed, y.bias(), y.out());
+            });
         }
 
         /**
@@ -135,29 +103,11 @@ class NarrowConvKernelTest {
                 for (int oy = 0; oy < outHeight; oy++) {
                     for (int ox = 0; ox < outWidth; ox++) {
                         for (int o = 0; o < out; o++) {
-                            double sum = bias[o];
-                            double scale = Math.abs(bias[o]);
-                            for (int ky = 0; ky < kernel; ky++) {
-                                for (int kx = 0; kx < kernel; kx++) {
-                                    int iy = oy * stride + ky - pad;
-                                    int ix = ox * stride + kx - pad;
-                                    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
-                                        continue;
-                                    }
-                                    int sy = sourceRows == null ? iy : sourceRows[iy];
-                                    int sx = sourceColumns == null ? ix : sourceColumns[ix];
-                                    for (int c = 0; c < channels; c++) {
-                                        double p = (double) input[((b * sourceHeight + sy) * sourceWidth + sx) * channels + c]
-                                                * weight[((o * channels + c) * kernel + ky) * kernel + kx];
-                                        sum += p;
-                                        scale += Math.abs(p);
-                                    }
-                                }
-                            }
-                            double got = actual[((b * outHeight + oy) * outWidth + ox) * out + o];
-                            if (!(Math.abs(got - sum) <= steps * 0x1p-24 * scale)) {
+                            double[] expected = expected(b, oy, ox, o);
+                            double got = actual[index(b, oy, ox, o)];
+                            if (!(Math.abs(got - expected[0]) <= steps * 0x1p-24 * expected[1])) {
                                 fail(what + ": element (" + b + ", " + oy + ", " + ox + ", " + o + ") is " + got
-                                        + ", expected " + sum);
+                                        + ", expected " + expected[0]);
                             }
                         }
                     }

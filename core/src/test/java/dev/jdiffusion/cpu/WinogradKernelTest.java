@@ -1,6 +1,5 @@
 package dev.jdiffusion.cpu;
 
-import static dev.jdiffusion.cpu.KernelAsserts.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -20,7 +18,6 @@ import org.junit.jupiter.api.Test;
 
 /** Winograd's F(4x4, 3x3) convolution against direct loops in double, and against the direct kernel's error. */
 class WinogradKernelTest {
-    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final CpuMemoryPool MEMORY = new CpuMemoryPool();
     private final Random r = new Random(23);
 
@@ -131,62 +128,22 @@ class WinogradKernelTest {
     }
 
     /** A random 3x3, stride-1, padding-1 convolution with a bias, of an input seen through a resize. */
-    private static final class Convolution {
-        final int batch, sourceHeight, sourceWidth, channels, out, height, width;
-        final float[] input, weight, bias;
-        final int[] sourceRows, sourceColumns;
-
+    private static final class Convolution extends ConvolutionReference {
         Convolution(int batch, int sourceHeight, int sourceWidth, int channels, int out, int height, int width, Random r) {
-            this.batch = batch;
-            this.sourceHeight = sourceHeight;
-            this.sourceWidth = sourceWidth;
-            this.channels = channels;
-            this.out = out;
-            this.height = height;
-            this.width = width;
-            input = random(r, batch * sourceHeight * sourceWidth * channels, 1);
-            weight = random(r, out * channels * 9, 1);
-            bias = random(r, out, 1);
-            boolean resized = height != sourceHeight || width != sourceWidth;
-            sourceRows = resized ? LayoutKernels.nearestSources(sourceHeight, height) : null;
-            sourceColumns = resized ? LayoutKernels.nearestSources(sourceWidth, width) : null;
+            super(batch, sourceHeight, sourceWidth, channels, out, 3, 1, 1, height, width, r);
         }
 
         float[] winograd(Parallel parallel) {
-            return winograd(parallel, PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, 3, 3),
-                    new AtomicLong()));
+            return winograd(parallel, packedWeight());
         }
 
         float[] winograd(Parallel parallel, PackedMatrix packed) {
-            return run(y -> WinogradKernel.convolve(parallel, MEMORY, patches(y.input), batch, packed, y.bias, y.out));
+            return run(y -> WinogradKernel.convolve(parallel, MEMORY, patches(y.input()), batch, packed, y.bias(), y.out()));
         }
 
         float[] direct(Parallel parallel) {
-            PackedMatrix packed = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, 3, 3),
-                    new AtomicLong());
-            return run(y -> GemmKernel.gemm(parallel, patches(y.input), batch * height * width, packed, y.bias, y.out));
-        }
-
-        ConvPatches patches(MemorySegment x) {
-            return new ConvPatches(x, height, width, channels, 3, 3, 1, 1, 1, height, width, sourceRows, sourceColumns,
-                    sourceHeight, sourceWidth);
-        }
-
-        record Buffers(MemorySegment input, MemorySegment bias, MemorySegment out) {}
-
-        float[] run(java.util.function.Consumer<Buffers> kernel) {
-            try (Arena arena = Arena.ofShared()) {
-                MemorySegment x = arena.allocate((long) input.length * Float.BYTES, 64);
-                MemorySegment.copy(input, 0, x, FLOATS, 0, input.length);
-                MemorySegment b = arena.allocate((long) out * Float.BYTES, 64);
-                MemorySegment.copy(bias, 0, b, FLOATS, 0, out);
-                MemorySegment y = arena.allocate((long) batch * height * width * out * Float.BYTES, 64);
-                y.fill((byte) 0x7f); // NaN-free garbage: every element must be written
-                kernel.accept(new Buffers(x, b, y));
-                float[] result = new float[batch * height * width * out];
-                MemorySegment.copy(y, FLOATS, 0, result, 0, result.length);
-                return result;
-            }
+            PackedMatrix packed = packedWeight();
+            return run(y -> GemmKernel.gemm(parallel, patches(y.input()), batch * height * width, packed, y.bias(), y.out()));
         }
 
         /** The worst error of {@code actual} against direct loops in double, as a share of the value's scale. */
@@ -196,30 +153,12 @@ class WinogradKernelTest {
                 for (int y = 0; y < height; y++) {
                     for (int x = 0; x < width; x++) {
                         for (int o = 0; o < out; o++) {
-                            double sum = bias[o];
-                            double scale = Math.abs(bias[o]);
-                            for (int ky = 0; ky < 3; ky++) {
-                                for (int kx = 0; kx < 3; kx++) {
-                                    int iy = y + ky - 1;
-                                    int ix = x + kx - 1;
-                                    if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
-                                        continue;
-                                    }
-                                    int sy = sourceRows == null ? iy : sourceRows[iy];
-                                    int sx = sourceColumns == null ? ix : sourceColumns[ix];
-                                    for (int c = 0; c < channels; c++) {
-                                        double p = (double) input[((b * sourceHeight + sy) * sourceWidth + sx) * channels + c]
-                                                * weight[((o * channels + c) * 3 + ky) * 3 + kx];
-                                        sum += p;
-                                        scale += Math.abs(p);
-                                    }
-                                }
-                            }
-                            double got = actual[((b * height + y) * width + x) * out + o];
+                            double[] expected = expected(b, y, x, o);
+                            double got = actual[index(b, y, x, o)];
                             if (!Double.isFinite(got)) {
                                 fail(what + ": element (" + b + ", " + y + ", " + x + ", " + o + ") is " + got);
                             }
-                            worst = Math.max(worst, Math.abs(got - sum) / scale);
+                            worst = Math.max(worst, Math.abs(got - expected[0]) / expected[1]);
                         }
                     }
                 }

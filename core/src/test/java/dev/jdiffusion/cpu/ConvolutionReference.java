@@ -1,0 +1,110 @@
+package dev.jdiffusion.cpu;
+
+import static dev.jdiffusion.cpu.KernelAsserts.random;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * A random channels-last convolution with a bias, of an input seen through a nearest-neighbour resize where its
+ * size differs from the source's, and its outputs computed in double: what the convolution kernels are tested
+ * against.
+ */
+class ConvolutionReference {
+    private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    final int batch, sourceHeight, sourceWidth, channels, out, kernel, stride, pad, height, width, outHeight, outWidth;
+    final int[] sourceRows, sourceColumns;
+    final float[] input, weight, bias;
+
+    /**
+     * @param height the height the convolution sees its {@code sourceHeight}-row input at (resized when they differ)
+     * @param width likewise for the width
+     */
+    ConvolutionReference(int batch, int sourceHeight, int sourceWidth, int channels, int out, int kernel, int stride,
+            int pad, int height, int width, Random r) {
+        this.batch = batch;
+        this.sourceHeight = sourceHeight;
+        this.sourceWidth = sourceWidth;
+        this.channels = channels;
+        this.out = out;
+        this.kernel = kernel;
+        this.stride = stride;
+        this.pad = pad;
+        this.height = height;
+        this.width = width;
+        outHeight = (height + 2 * pad - kernel) / stride + 1;
+        outWidth = (width + 2 * pad - kernel) / stride + 1;
+        boolean resized = height != sourceHeight || width != sourceWidth;
+        sourceRows = resized ? LayoutKernels.nearestSources(sourceHeight, height) : null;
+        sourceColumns = resized ? LayoutKernels.nearestSources(sourceWidth, width) : null;
+        input = random(r, batch * sourceHeight * sourceWidth * channels, 1);
+        weight = random(r, out * channels * kernel * kernel, 1);
+        bias = random(r, out, 1);
+    }
+
+    /** The weight packed for the kernels, from F32. */
+    PackedMatrix packedWeight() {
+        return PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, kernel, kernel), new AtomicLong());
+    }
+
+    ConvPatches patches(MemorySegment x) {
+        return new ConvPatches(x, height, width, channels, kernel, kernel, stride, pad, pad, outHeight, outWidth, sourceRows,
+                sourceColumns, sourceHeight, sourceWidth);
+    }
+
+    record Buffers(MemorySegment input, MemorySegment bias, MemorySegment out) {}
+
+    /** Runs {@code kernel} over the input and bias in native memory and returns what it wrote, every element checked written. */
+    float[] run(Consumer<Buffers> kernel) {
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment x = arena.allocate((long) input.length * Float.BYTES, 64);
+            MemorySegment.copy(input, 0, x, FLOATS, 0, input.length);
+            MemorySegment b = arena.allocate((long) out * Float.BYTES, 64);
+            MemorySegment.copy(bias, 0, b, FLOATS, 0, out);
+            float[] result = new float[batch * outHeight * outWidth * out];
+            MemorySegment y = arena.allocate((long) result.length * Float.BYTES, 64);
+            y.fill((byte) 0x7f); // NaN-free garbage: every element must be written
+            kernel.accept(new Buffers(x, b, y));
+            MemorySegment.copy(y, FLOATS, 0, result, 0, result.length);
+            return result;
+        }
+    }
+
+    /** Where output {@code (b, oy, ox, o)} is in the array {@link #run} returns. */
+    int index(int b, int oy, int ox, int o) {
+        return ((b * outHeight + oy) * outWidth + ox) * out + o;
+    }
+
+    /**
+     * Output {@code (b, oy, ox, o)} in double, and its scale: the sum of the sizes of the bias and of the products
+     * it adds (the bound of a float sum's rounding, per float ulp of each step).
+     */
+    double[] expected(int b, int oy, int ox, int o) {
+        double sum = bias[o];
+        double scale = Math.abs(bias[o]);
+        for (int ky = 0; ky < kernel; ky++) {
+            for (int kx = 0; kx < kernel; kx++) {
+                int iy = oy * stride + ky - pad;
+                int ix = ox * stride + kx - pad;
+                if (iy < 0 || iy >= height || ix < 0 || ix >= width) {
+                    continue;
+                }
+                int sy = sourceRows == null ? iy : sourceRows[iy];
+                int sx = sourceColumns == null ? ix : sourceColumns[ix];
+                for (int c = 0; c < channels; c++) {
+                    double p = (double) input[((b * sourceHeight + sy) * sourceWidth + sx) * channels + c]
+                            * weight[((o * channels + c) * kernel + ky) * kernel + kx];
+                    sum += p;
+                    scale += Math.abs(p);
+                }
+            }
+        }
+        return new double[] {sum, scale};
+    }
+}
