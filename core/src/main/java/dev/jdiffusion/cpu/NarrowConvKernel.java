@@ -27,7 +27,7 @@ final class NarrowConvKernel {
     private static final int PIXELS = 4;
     private static final int OUTPUTS = 4;
     /**
-     * Most output channels for this path: up to a quarter of a weight panel, where the GEMM wastes three
+     * Most output channels for this path: up to a quarter of an AVX-512 weight panel, where the GEMM wastes three
      * quarters of its work or more, and this path's two passes of four outputs still read each patch from cache.
      */
     static final int MAX_OUTPUTS = 2 * OUTPUTS;
@@ -90,9 +90,9 @@ final class NarrowConvKernel {
 
     /**
      * One row of the output, {@link #PIXELS} pixels at a time. Where the pixels' taps all fall inside the input,
-     * evenly spaced (everywhere but the edges), the kernel reads them in place, the taps of a kernel row in one run
-     * where they are contiguous (stride 1); elsewhere the pixels' patches are first gathered into this thread's
-     * scratch, one run each, zeros where a tap falls on the padding or a pixel is past the row's end.
+     * evenly spaced (everywhere but the edges), the kernel reads them in place, taps that follow each other in
+     * memory (a kernel row's, at stride 1) in one run; elsewhere the pixels' patches are first gathered into this
+     * thread's scratch, one run each, zeros where a tap falls on the padding or a pixel is past the row's end.
      */
     private static void outputRow(ConvPatches input, int b, int oy, long[] columns, float[] rows, float[] biases,
             int outputs, MemorySegment out) {
@@ -124,26 +124,17 @@ final class NarrowConvKernel {
             }
             MemorySegment x;
             long step;
-            runs.count = 0;
+            runs.clear();
             if (inPlace) {
                 x = input.input();
                 step = pixelStep;
                 for (int tap = 0; tap < taps; tap++) {
-                    long at = offsets[tap * PIXELS];
-                    boolean continues = tap % kernelWidth != 0 && at == runs.at[runs.count - 1] + runs.floats[runs.count - 1] * Float.BYTES;
-                    if (continues) {
-                        runs.floats[runs.count - 1] += channels;
-                    } else {
-                        runs.at[runs.count] = at;
-                        runs.floats[runs.count++] = channels;
-                    }
+                    runs.add(offsets[tap * PIXELS], channels);
                 }
             } else {
                 x = gather(input.input(), offsets, taps, tapBytes);
                 step = k * (long) Float.BYTES;
-                runs.at[0] = 0;
-                runs.floats[0] = k;
-                runs.count = 1;
+                runs.add(0, k);
             }
             for (int o0 = 0; o0 < outputs; o0 += OUTPUTS) {
                 multiply(x, runs, step, rows, o0 * k, k, sums);
@@ -169,6 +160,20 @@ final class NarrowConvKernel {
         Runs(int most) {
             at = new long[most];
             floats = new int[most];
+        }
+
+        void clear() {
+            count = 0;
+        }
+
+        /** The next {@code length} floats of the patch, from byte {@code from}: the last run grows where they continue it. */
+        void add(long from, int length) {
+            if (count > 0 && from == at[count - 1] + (long) floats[count - 1] * Float.BYTES) {
+                floats[count - 1] += length;
+            } else {
+                at[count] = from;
+                floats[count++] = length;
+            }
         }
     }
 
