@@ -2,6 +2,8 @@ package dev.jdiffusion.cpu;
 
 import static dev.jdiffusion.cpu.KernelAsserts.random;
 
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -51,6 +53,23 @@ class ConvolutionReference {
     /** The weight packed for the kernels, from F32. */
     PackedMatrix packedWeight() {
         return PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, kernel, kernel), new AtomicLong());
+    }
+
+    /**
+     * Rounds the weight to {@code dtype} (F16 or BF16) in place, and returns it stored in that type and packed: the
+     * products of the two must then be the same.
+     */
+    PackedMatrix sixteenBitWeight(DType dtype) {
+        ValueLayout.OfShort shorts = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        MemorySegment bits = MemorySegment.ofArray(new byte[weight.length * 2]);
+        for (int i = 0; i < weight.length; i++) {
+            short half = dtype == DType.F16 ? Float.floatToFloat16(weight[i])
+                    : (short) (Float.floatToRawIntBits(weight[i]) >>> 16);
+            bits.setAtIndex(shorts, i, half);
+            weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
+        }
+        return PackedMatrix.ofConvolution(new RawTensor("w", dtype, new long[] {out, channels, kernel, kernel}, bits),
+                new AtomicLong());
     }
 
     ConvPatches patches(MemorySegment x) {

@@ -6,13 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.weights.DType;
-import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /** The few-output convolution against loops in double, on awkward shapes, strides, paddings and resizes. */
@@ -43,15 +39,7 @@ class NarrowConvKernelTest {
         try (Parallel parallel = new Parallel(2)) {
             for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
                 Convolution full = new Convolution(new int[] {1, 6, 7, 2, 3, 3, 1, 1}, lanes, r);
-                MemorySegment bits = MemorySegment.ofArray(new byte[full.weight.length * 2]);
-                for (int i = 0; i < full.weight.length; i++) {
-                    short half = dtype == DType.F16 ? Float.floatToFloat16(full.weight[i])
-                            : (short) (Float.floatToRawIntBits(full.weight[i]) >>> 16);
-                    bits.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, half);
-                    full.weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
-                }
-                PackedMatrix halfWeight = PackedMatrix.ofConvolution(new RawTensor("w", dtype,
-                        new long[] {full.out, full.channels, 3, 3}, bits), new AtomicLong());
+                PackedMatrix halfWeight = full.sixteenBitWeight(dtype);
                 assertArrayEquals(full.run(parallel), full.run(parallel, halfWeight), dtype.toString());
             }
         }

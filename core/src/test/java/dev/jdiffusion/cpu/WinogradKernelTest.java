@@ -7,10 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.weights.DType;
-import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
@@ -52,15 +49,7 @@ class WinogradKernelTest {
         try (Parallel parallel = new Parallel(2)) {
             for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
                 Convolution full = new Convolution(1, 7, 6, channels, channels, 7, 6, r);
-                MemorySegment bits = MemorySegment.ofArray(new byte[full.weight.length * 2]);
-                for (int i = 0; i < full.weight.length; i++) {
-                    short half = dtype == DType.F16 ? Float.floatToFloat16(full.weight[i])
-                            : (short) (Float.floatToRawIntBits(full.weight[i]) >>> 16);
-                    bits.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, half);
-                    full.weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
-                }
-                PackedMatrix halfWeight = PackedMatrix.ofConvolution(
-                        new RawTensor("w", dtype, new long[] {channels, channels, 3, 3}, bits), new AtomicLong());
+                PackedMatrix halfWeight = full.sixteenBitWeight(dtype);
                 assertArrayEquals(full.winograd(parallel), full.winograd(parallel, halfWeight), dtype.toString());
             }
         }
