@@ -227,10 +227,11 @@ public final class ModelBenchmark {
      */
     private static void profilePass(String what, ProfilingBackend backend, int threads, int runs, Runnable pass) {
         pass.run();
+        int passes = Math.max(1, runs);
         TimedRun fastest = null;
         String byOp = null;
         String byShape = null;
-        for (int r = 0; r < Math.max(1, runs); r++) {
+        for (int r = 0; r < passes; r++) {
             backend.reset();
             TimedRun run = TimedRun.of(pass, threads);
             if (fastest == null || run.seconds() < fastest.seconds()) {
@@ -240,7 +241,7 @@ public final class ModelBenchmark {
             }
         }
         System.out.printf(Locale.ROOT, "%s: %.3f s (fastest of %d), FMA peak %.1f GFLOP/s around it%n%n", what,
-                fastest.seconds(), Math.max(1, runs), fastest.peak());
+                fastest.seconds(), passes, fastest.peak());
         System.out.print(byOp);
         System.out.println();
         System.out.print(byShape);
