@@ -14,20 +14,29 @@ import jdk.incubator.vector.VectorSpecies;
  * scaled and shifted per channel, optionally followed by SiLU (the pairing every ResNet block uses).
  *
  * <p>The statistics take one read of the activations from memory: they are gathered over ranges of pixels
- * small enough to stay in L2, each read twice in a row, for its per-channel sums and then for its squared
- * deviations from its own group means (two passes: no cancellation), and the ranges are combined in double
- * by an exact identity. A second read applies {@code y = x * scale[c] + shift[c]} with
+ * small enough to stay in L2, each copied into a per-thread heap array and read there twice, for its
+ * per-channel sums and then for its squared deviations from its own group means (two passes: no
+ * cancellation), and the ranges are combined in double by an exact identity. (Read from the segment in place,
+ * every vector load kept its segment checks in the loop, and the sums took twice as long as the copy and two
+ * passes over the array.) A second read applies {@code y = x * scale[c] + shift[c]} with
  * {@code scale = rstd * gamma} and {@code shift = beta - mean * scale}, as torch computes it. (The VAE's
  * largest activations are 128 MB, read from memory at a few GB/s: each full pass over them costs more than
  * its arithmetic.)
  */
 final class GroupNormKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int VL = S.length();
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    /** Vectors of channels the statistics gather at once, each in two accumulators. */
+    private static final int CHANNEL_VECTORS = 4;
+    private static final VectorMask<Float> ALL_LANES = S.maskAll(true);
     /** Pixels summed in float before the partial sum is moved into a double. */
     private static final int FLUSH = 64;
     /** Most bytes of activations in one range of the statistics: read twice, the second time from L2. */
     private static final int RANGE_BYTES = 256 * 1024;
+
+    /** Per-thread copy of the range of pixels whose statistics are being gathered, grown as needed. */
+    private static final ThreadLocal<float[]> RANGE = ThreadLocal.withInitial(() -> new float[RANGE_BYTES / Float.BYTES + VL]);
 
     private GroupNormKernel() {}
 
@@ -104,7 +113,15 @@ final class GroupNormKernel {
     private static RangeStatistics rangeStatistics(MemorySegment x, int b, int from, int to, int pixels, int channels,
             int groups) {
         int perGroup = channels / groups;
-        double[] channelSums = sums(x, b, from, to, pixels, channels, new float[channels], false);
+        int rows = to - from;
+        float[] range = RANGE.get();
+        if (range.length < rows * channels + VL) {
+            range = new float[rows * channels + VL];
+            RANGE.set(range);
+        }
+        MemorySegment.copy(x, ValueLayout.JAVA_FLOAT_UNALIGNED, ((long) b * pixels + from) * channels * Float.BYTES,
+                range, 0, rows * channels);
+        double[] channelSums = sums(range, rows, channels, new float[channels], false);
         double[] sums = new double[groups];
         double[] centres = new double[groups];
         float[] centrePerChannel = new float[channels];
@@ -116,7 +133,7 @@ final class GroupNormKernel {
             centres[g] = centre;
             Arrays.fill(centrePerChannel, g * perGroup, (g + 1) * perGroup, centre);
         }
-        double[] channelSquares = sums(x, b, from, to, pixels, channels, centrePerChannel, true);
+        double[] channelSquares = sums(range, rows, channels, centrePerChannel, true);
         double[] squares = new double[groups];
         for (int g = 0; g < groups; g++) {
             for (int c = g * perGroup; c < (g + 1) * perGroup; c++) {
@@ -126,27 +143,92 @@ final class GroupNormKernel {
         return new RangeStatistics(to - from, sums, centres, squares);
     }
 
-    /** Per-channel sums over pixels {@code [from, to)} of {@code x - shift[c]}, or of its square. */
-    private static double[] sums(MemorySegment x, int b, int from, int to, int pixels, int channels, float[] shift,
-            boolean squares) {
+    /**
+     * Per-channel sums over the {@code rows} pixels of {@code values} of {@code x - shift[c]}, or of its square.
+     * The channels go {@link #CHANNEL_VECTORS} vectors at a time (then one at a time), down the pixels, two
+     * pixels per step into separate accumulators, which are added and moved into doubles every {@link #FLUSH}
+     * pixels. The sums stay in registers: kept in an array, each pixel's update waited on the one before it
+     * through memory.
+     */
+    private static double[] sums(float[] values, int rows, int channels, float[] shift, boolean squares) {
         double[] total = new double[channels];
-        float[] partial = new float[channels];
-        for (int p = from; p < to; p++) {
-            long row = ((long) b * pixels + p) * channels * Float.BYTES;
-            for (int c = 0; c < channels; c += S.length()) {
-                VectorMask<Float> m = S.indexInRange(c, channels);
-                FloatVector v = FloatVector.fromMemorySegment(S, x, row + (long) c * Float.BYTES, ORDER, m)
-                        .sub(FloatVector.fromArray(S, shift, c, m));
-                FloatVector acc = FloatVector.fromArray(S, partial, c, m);
-                (squares ? v.fma(v, acc) : acc.add(v)).intoArray(partial, c, m);
-            }
-            if ((p - from) % FLUSH == FLUSH - 1 || p == to - 1) {
-                for (int c = 0; c < channels; c++) {
-                    total[c] += partial[c];
-                    partial[c] = 0f;
+        int c = 0;
+        for (; c + CHANNEL_VECTORS * VL <= channels; c += CHANNEL_VECTORS * VL) {
+            FloatVector s0 = FloatVector.fromArray(S, shift, c);
+            FloatVector s1 = FloatVector.fromArray(S, shift, c + VL);
+            FloatVector s2 = FloatVector.fromArray(S, shift, c + 2 * VL);
+            FloatVector s3 = FloatVector.fromArray(S, shift, c + 3 * VL);
+            for (int p0 = 0; p0 < rows; p0 += FLUSH) {
+                int p1 = Math.min(rows, p0 + FLUSH);
+                FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
+                FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                int p = p0;
+                for (; p + 2 <= p1; p += 2) {
+                    int at = p * channels + c;
+                    int next = at + channels;
+                    FloatVector v0 = FloatVector.fromArray(S, values, at).sub(s0);
+                    FloatVector v1 = FloatVector.fromArray(S, values, at + VL).sub(s1);
+                    FloatVector v2 = FloatVector.fromArray(S, values, at + 2 * VL).sub(s2);
+                    FloatVector v3 = FloatVector.fromArray(S, values, at + 3 * VL).sub(s3);
+                    FloatVector w0 = FloatVector.fromArray(S, values, next).sub(s0);
+                    FloatVector w1 = FloatVector.fromArray(S, values, next + VL).sub(s1);
+                    FloatVector w2 = FloatVector.fromArray(S, values, next + 2 * VL).sub(s2);
+                    FloatVector w3 = FloatVector.fromArray(S, values, next + 3 * VL).sub(s3);
+                    if (squares) {
+                        a0 = v0.fma(v0, a0); a1 = v1.fma(v1, a1); a2 = v2.fma(v2, a2); a3 = v3.fma(v3, a3);
+                        b0 = w0.fma(w0, b0); b1 = w1.fma(w1, b1); b2 = w2.fma(w2, b2); b3 = w3.fma(w3, b3);
+                    } else {
+                        a0 = a0.add(v0); a1 = a1.add(v1); a2 = a2.add(v2); a3 = a3.add(v3);
+                        b0 = b0.add(w0); b1 = b1.add(w1); b2 = b2.add(w2); b3 = b3.add(w3);
+                    }
                 }
+                if (p < p1) {
+                    int at = p * channels + c;
+                    FloatVector v0 = FloatVector.fromArray(S, values, at).sub(s0);
+                    FloatVector v1 = FloatVector.fromArray(S, values, at + VL).sub(s1);
+                    FloatVector v2 = FloatVector.fromArray(S, values, at + 2 * VL).sub(s2);
+                    FloatVector v3 = FloatVector.fromArray(S, values, at + 3 * VL).sub(s3);
+                    if (squares) {
+                        a0 = v0.fma(v0, a0); a1 = v1.fma(v1, a1); a2 = v2.fma(v2, a2); a3 = v3.fma(v3, a3);
+                    } else {
+                        a0 = a0.add(v0); a1 = a1.add(v1); a2 = a2.add(v2); a3 = a3.add(v3);
+                    }
+                }
+                addInto(total, c, a0.add(b0), ALL_LANES);
+                addInto(total, c + VL, a1.add(b1), ALL_LANES);
+                addInto(total, c + 2 * VL, a2.add(b2), ALL_LANES);
+                addInto(total, c + 3 * VL, a3.add(b3), ALL_LANES);
+            }
+        }
+        for (; c < channels; c += VL) {
+            VectorMask<Float> inRange = S.indexInRange(c, channels);
+            FloatVector s0 = FloatVector.fromArray(S, shift, c, inRange);
+            for (int p0 = 0; p0 < rows; p0 += FLUSH) {
+                int p1 = Math.min(rows, p0 + FLUSH);
+                FloatVector a0 = FloatVector.zero(S), b0 = a0;
+                int p = p0;
+                for (; p + 2 <= p1; p += 2) {
+                    FloatVector v0 = FloatVector.fromArray(S, values, p * channels + c, inRange).sub(s0);
+                    FloatVector w0 = FloatVector.fromArray(S, values, (p + 1) * channels + c, inRange).sub(s0);
+                    a0 = squares ? v0.fma(v0, a0) : a0.add(v0);
+                    b0 = squares ? w0.fma(w0, b0) : b0.add(w0);
+                }
+                if (p < p1) {
+                    FloatVector v0 = FloatVector.fromArray(S, values, p * channels + c, inRange).sub(s0);
+                    a0 = squares ? v0.fma(v0, a0) : a0.add(v0);
+                }
+                addInto(total, c, a0.add(b0), inRange);
             }
         }
         return total;
+    }
+
+    /** {@code total[at + lane] += partial[lane]} in double, for the lanes in range. */
+    private static void addInto(double[] total, int at, FloatVector partial, VectorMask<Float> inRange) {
+        for (int lane = 0; lane < VL; lane++) {
+            if (inRange.laneIsSet(lane)) {
+                total[at + lane] += partial.lane(lane);
+            }
+        }
     }
 }
