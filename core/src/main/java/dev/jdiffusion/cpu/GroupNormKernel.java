@@ -88,17 +88,25 @@ final class GroupNormKernel {
             int b = task / chunks;
             int from = (task % chunks) * chunkPixels;
             int to = Math.min(pixels, from + chunkPixels);
+            // whole vectors without a mask, the channels' tail with one: masked on every vector, this pass took
+            // 7-30% longer
+            int full = channels - channels % VL;
+            float[] scaleOf = scale[b];
+            float[] shiftOf = shift[b];
             for (int p = from; p < to; p++) {
                 long row = ((long) b * pixels + p) * channels * Float.BYTES;
-                for (int c = 0; c < channels; c += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(c, channels);
+                for (int c = 0; c < full; c += VL) {
                     long o = row + (long) c * Float.BYTES;
+                    FloatVector v = FloatVector.fromMemorySegment(S, x, o, ORDER)
+                            .fma(FloatVector.fromArray(S, scaleOf, c), FloatVector.fromArray(S, shiftOf, c));
+                    (silu ? PointwiseKernels.silu(v) : v).intoMemorySegment(out, o, ORDER);
+                }
+                if (full < channels) {
+                    VectorMask<Float> m = S.indexInRange(full, channels);
+                    long o = row + (long) full * Float.BYTES;
                     FloatVector v = FloatVector.fromMemorySegment(S, x, o, ORDER, m)
-                            .fma(FloatVector.fromArray(S, scale[b], c, m), FloatVector.fromArray(S, shift[b], c, m));
-                    if (silu) {
-                        v = PointwiseKernels.silu(v);
-                    }
-                    v.intoMemorySegment(out, o, ORDER, m);
+                            .fma(FloatVector.fromArray(S, scaleOf, full, m), FloatVector.fromArray(S, shiftOf, full, m));
+                    (silu ? PointwiseKernels.silu(v) : v).intoMemorySegment(out, o, ORDER, m);
                 }
             }
         });
