@@ -135,11 +135,20 @@ final class PointwiseKernels {
             for (long r = from; r < to; r++) {
                 long in = r * 2 * width * Float.BYTES;
                 long o = r * width * Float.BYTES;
-                for (int c = 0; c < width; c += S.length()) {
+                long gates = in + (long) width * Float.BYTES;
+                // whole vectors without a mask, the row's tail with one (a mask on every vector costs its checks)
+                int c = 0;
+                for (int upper = S.loopBound(width); c < upper; c += S.length()) {
+                    long at = (long) c * Float.BYTES;
+                    FloatVector hidden = FloatVector.fromMemorySegment(S, x, in + at, ORDER);
+                    FloatVector gate = FloatVector.fromMemorySegment(S, x, gates + at, ORDER);
+                    hidden.mul(gelu(gate)).intoMemorySegment(out, o + at, ORDER);
+                }
+                if (c < width) {
                     VectorMask<Float> m = S.indexInRange(c, width);
                     long at = (long) c * Float.BYTES;
                     FloatVector hidden = FloatVector.fromMemorySegment(S, x, in + at, ORDER, m);
-                    FloatVector gate = FloatVector.fromMemorySegment(S, x, in + (long) width * Float.BYTES + at, ORDER, m);
+                    FloatVector gate = FloatVector.fromMemorySegment(S, x, gates + at, ORDER, m);
                     hidden.mul(gelu(gate)).intoMemorySegment(out, o + at, ORDER, m);
                 }
             }

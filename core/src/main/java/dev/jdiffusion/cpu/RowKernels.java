@@ -24,7 +24,17 @@ final class RowKernels {
                 float mean = (float) (sum(x, base, width) / width);
                 float variance = (float) (sumOfSquares(x, base, width, mean) / width);
                 float rstd = (float) (1.0 / Math.sqrt(variance + eps));
-                for (int i = 0; i < width; i += S.length()) {
+                // whole vectors without a mask, the row's tail with one (a mask on every vector costs its checks)
+                int i = 0;
+                for (int upper = S.loopBound(width); i < upper; i += S.length()) {
+                    long o = base + (long) i * Float.BYTES;
+                    long g = (long) i * Float.BYTES;
+                    FloatVector v = FloatVector.fromMemorySegment(S, x, o, ORDER).sub(mean).mul(rstd);
+                    v = v.fma(FloatVector.fromMemorySegment(S, gamma, g, ORDER),
+                            FloatVector.fromMemorySegment(S, beta, g, ORDER));
+                    v.intoMemorySegment(out, o, ORDER);
+                }
+                if (i < width) {
                     VectorMask<Float> m = S.indexInRange(i, width);
                     long o = base + (long) i * Float.BYTES;
                     long g = (long) i * Float.BYTES;
