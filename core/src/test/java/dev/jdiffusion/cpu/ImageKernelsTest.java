@@ -158,7 +158,10 @@ class ImageKernelsTest {
 
     @Test
     void groupNormMatchesDefinition() {
-        int[][] cases = {{1, 1, 4, 2}, {2, 35, 12, 3}, {1, 64, 32, 8}, {2, 9, 40, 4}, {1, 1000, 6, 1}, {3, 17, 18, 6}};
+        // channel counts under a vector, of whole vectors, and of blocks of four vectors and a part (72 with 16-float
+        // vectors): every path of the kernel
+        int[][] cases = {{1, 1, 4, 2}, {2, 35, 12, 3}, {1, 64, 32, 8}, {2, 9, 40, 4}, {1, 1000, 6, 1}, {3, 17, 18, 6},
+            {2, 33, 72, 8}};
         for (int[] c : cases) {
             float[] x = random(r, c[0] * c[1] * c[2], 2);
             for (int i = 0; i < x.length; i++) {
