@@ -95,6 +95,26 @@ class ConvolutionReference {
         }
     }
 
+    /** What a test checks at one output: where it is, the value computed, and {@link #expected}'s value and scale. */
+    interface OutputCheck {
+        void check(String where, double got, double expected, double scale);
+    }
+
+    /** Runs {@code check} on every output of {@code actual} (as {@link #run} returns it). */
+    void forEachOutput(float[] actual, OutputCheck check) {
+        for (int b = 0; b < batch; b++) {
+            for (int oy = 0; oy < outHeight; oy++) {
+                for (int ox = 0; ox < outWidth; ox++) {
+                    for (int o = 0; o < out; o++) {
+                        double[] expected = expected(b, oy, ox, o);
+                        String where = "element (" + b + ", " + oy + ", " + ox + ", " + o + ")";
+                        check.check(where, actual[index(b, oy, ox, o)], expected[0], expected[1]);
+                    }
+                }
+            }
+        }
+    }
+
     /** Where output {@code (b, oy, ox, o)} is in the array {@link #run} returns. */
     int index(int b, int oy, int ox, int o) {
         return ((b * outHeight + oy) * outWidth + ox) * out + o;

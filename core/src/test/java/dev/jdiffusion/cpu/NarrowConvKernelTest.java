@@ -87,20 +87,11 @@ class NarrowConvKernelTest {
         void check(float[] actual, String what) {
             int lanes = VectorKernels.preferredFloatLanes();
             int steps = kernel * kernel * channels / lanes + Integer.numberOfTrailingZeros(lanes) + 1;
-            for (int b = 0; b < batch; b++) {
-                for (int oy = 0; oy < outHeight; oy++) {
-                    for (int ox = 0; ox < outWidth; ox++) {
-                        for (int o = 0; o < out; o++) {
-                            double[] expected = expected(b, oy, ox, o);
-                            double got = actual[index(b, oy, ox, o)];
-                            if (!(Math.abs(got - expected[0]) <= steps * 0x1p-24 * expected[1])) {
-                                fail(what + ": element (" + b + ", " + oy + ", " + ox + ", " + o + ") is " + got
-                                        + ", expected " + expected[0]);
-                            }
-                        }
-                    }
+            forEachOutput(actual, (where, got, expected, scale) -> {
+                if (!(Math.abs(got - expected) <= steps * 0x1p-24 * scale)) {
+                    fail(what + ": " + where + " is " + got + ", expected " + expected);
                 }
-            }
+            });
         }
     }
 }

@@ -137,22 +137,14 @@ class WinogradKernelTest {
 
         /** The worst error of {@code actual} against direct loops in double, as a share of the value's scale. */
         double worstError(float[] actual, String what) {
-            double worst = 0;
-            for (int b = 0; b < batch; b++) {
-                for (int y = 0; y < height; y++) {
-                    for (int x = 0; x < width; x++) {
-                        for (int o = 0; o < out; o++) {
-                            double[] expected = expected(b, y, x, o);
-                            double got = actual[index(b, y, x, o)];
-                            if (!Double.isFinite(got)) {
-                                fail(what + ": element (" + b + ", " + y + ", " + x + ", " + o + ") is " + got);
-                            }
-                            worst = Math.max(worst, Math.abs(got - expected[0]) / expected[1]);
-                        }
-                    }
+            double[] worst = {0};
+            forEachOutput(actual, (where, got, expected, scale) -> {
+                if (!Double.isFinite(got)) {
+                    fail(what + ": " + where + " is " + got);
                 }
-            }
-            return worst;
+                worst[0] = Math.max(worst[0], Math.abs(got - expected) / scale);
+            });
+            return worst[0];
         }
     }
 }
