@@ -149,16 +149,33 @@ final class GemmKernel {
             long from = first ? biasOffset : at;
             int strip = aOffset + (i / MR) * kc * MR;
             if (rows == MR && cols == NR) {
-                microKernel(packedA, strip, kc, panel, start, from, startStride, c, at, rowBytes);
+                microKernel(packedA, strip, kc, panel, 0, start, from, startStride, c, at, rowBytes);
             } else {
                 // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
                 // every element of C sees the same operations whatever its place in the tiling.
                 MemorySegment edgeTile = TILE.get();
                 long edgeTileRow = NR * Float.BYTES;
                 copyBlock(start, from, startStride, edgeTile, 0, edgeTileRow, rows, cols, true);
-                microKernel(packedA, strip, kc, panel, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
+                microKernel(packedA, strip, kc, panel, 0, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
                 copyBlock(edgeTile, 0, edgeTileRow, c, at, rowBytes, rows, cols, false);
             }
+        }
+    }
+
+    /**
+     * For a caller that packs its own operands: adds the product of {@code strips} packed strips of A
+     * ({@code kc} long, from {@code aOffset}) and the {@code kc x NR} block of a panel at {@code panelOffset} of
+     * {@code panel} into the {@code strips * MR x NR} block of {@code c} at {@code cOffset}, rows
+     * {@code rowBytes} apart; with {@code first} the sums start from zero instead of from what the block holds.
+     */
+    static void multiplyStrips(float[] packedA, int aOffset, int strips, int kc, float[] panel, int panelOffset,
+            boolean first, MemorySegment c, long cOffset, long rowBytes) {
+        MemorySegment start = first ? ZEROS : c;
+        long startStride = first ? 0 : rowBytes;
+        for (int s = 0; s < strips; s++) {
+            long at = cOffset + s * MR * rowBytes;
+            microKernel(packedA, aOffset + s * kc * MR, kc, panel, panelOffset, start, first ? 0 : at, startStride,
+                    c, at, rowBytes);
         }
     }
 
@@ -173,14 +190,14 @@ final class GemmKernel {
     }
 
     /**
-     * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}) in
-     * twelve register accumulators: they start from the {@code MR x NR} block at {@code start} (row stride
-     * {@code startStride} bytes, 0 to start every row from the same bias row) and end in the block at
-     * {@code out}. Both operands are heap arrays walked by induction variables, whose bounds checks C2 hoists
+     * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}, from
+     * {@code bOffset}) in twelve register accumulators: they start from the {@code MR x NR} block at
+     * {@code start} (row stride {@code startStride} bytes, 0 to start every row from the same bias row) and end
+     * in the block at {@code out}. Both operands are heap arrays walked by induction variables, whose bounds checks C2 hoists
      * out of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from the same
      * kind of memory: a kernel reading it from arrays and from segments alike compiled to a third of the speed.)
      */
-    private static void microKernel(float[] a, int aOffset, int kc, float[] b, MemorySegment start,
+    private static void microKernel(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
             long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
         long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride;
         long s3 = s2 + startStride, s4 = s3 + startStride, s5 = s4 + startStride;
@@ -188,7 +205,7 @@ final class GemmKernel {
         FloatVector c00 = load(start, s0), c01 = load(start, s0 + v), c10 = load(start, s1), c11 = load(start, s1 + v);
         FloatVector c20 = load(start, s2), c21 = load(start, s2 + v), c30 = load(start, s3), c31 = load(start, s3 + v);
         FloatVector c40 = load(start, s4), c41 = load(start, s4 + v), c50 = load(start, s5), c51 = load(start, s5 + v);
-        int bo = 0;
+        int bo = bOffset;
         int ao = aOffset;
         for (int kk = 0; kk < kc; kk++, bo += NR, ao += MR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);

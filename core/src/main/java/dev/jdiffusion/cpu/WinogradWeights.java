@@ -2,6 +2,8 @@ package dev.jdiffusion.cpu;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -46,11 +48,34 @@ final class WinogradWeights {
     }
 
     /**
-     * Transforms panels {@code [first, first + panelCount)} of a 3x3 weight given as its direct-convolution
-     * panels ({@code [panels][(ky, kx, c)][NR]}, see {@link PackedMatrix}) into {@code u} ({@link #bytes} of
-     * {@code panelCount} panels long, panel {@code first} as its first), one panel per task.
+     * Panels {@code [firstPanel, firstPanel + panels)} of a weight, transformed together: output channels
+     * {@code [first, first + count)}.
      */
-    static void transform(Parallel parallel, GemmKernel.Panels panels, int first, int panelCount, MemorySegment u) {
+    record Group(int firstPanel, int panels, int first, int count) {}
+
+    /**
+     * The panels of {@code weight} in groups whose transformed form takes at most {@code groupBytes} (at least
+     * one panel each).
+     */
+    static List<Group> groups(PackedMatrix weight, long groupBytes) {
+        int perGroup = (int) Math.max(1, Math.min(weight.panels, groupBytes / bytes(weight.channels, 1)));
+        List<Group> groups = new ArrayList<>();
+        for (int p0 = 0; p0 < weight.panels; p0 += perGroup) {
+            int panels = Math.min(perGroup, weight.panels - p0);
+            int first = p0 * GemmLayout.NR;
+            groups.add(new Group(p0, panels, first, Math.min(panels * GemmLayout.NR, weight.out - first)));
+        }
+        return groups;
+    }
+
+    /**
+     * Transforms the panels of {@code group} of a 3x3 weight given as its direct-convolution panels
+     * ({@code [panels][(ky, kx, c)][NR]}, see {@link PackedMatrix}) into {@code u} ({@link #bytes} of the group's
+     * panels long, its first panel as the first), one panel per task.
+     */
+    static void transform(Parallel parallel, GemmKernel.Panels panels, Group group, MemorySegment u) {
+        int first = group.firstPanel();
+        int panelCount = group.panels();
         int nr = GemmLayout.NR;
         int in = panels.in();
         int channels = in / TAPS;

@@ -19,7 +19,7 @@ class WinogradKernelTest {
     private final Random r = new Random(23);
 
     @Test
-    void matchesTheDirectConvolutionOnAwkwardShapes() {
+    void matchesTheDirectConvolutionOnAwkwardShapesInBothSchedules() {
         int lanes = VectorKernels.preferredFloatLanes();
         int[][] cases = { // batch, height, width, channels in and out (in vectors); then the resize, if any
                 {1, 1, 1, 1, 1}, {1, 5, 7, 1, 3}, {2, 6, 4, 2, 2}, {1, 9, 9, 3, 1}, {1, 20, 18, 17, 5},
@@ -30,13 +30,16 @@ class WinogradKernelTest {
                     Convolution conv = new Convolution(c[0], c[1], c[2], c[3] * lanes, c[4] * lanes, c.length > 5 ? c[5] : c[1],
                             c.length > 5 ? c[6] : c[2], r);
                     String what = Arrays.toString(c) + " on " + threads + " threads";
-                    double winograd = conv.worstError(conv.winograd(parallel), what);
                     double direct = conv.worstError(conv.direct(parallel), what);
+                    double inBlocks = conv.worstError(conv.inBlocks(parallel), what + ", in blocks");
+                    double inChunks = conv.worstError(conv.inChunks(parallel), what + ", in chunks");
                     // Its transforms scale by up to 8 and sum six terms each way: with few channels that rounding, some
                     // tens of float ulps of the values' scale, outweighs the products'; with many it stays within a
                     // few times the direct kernel's. A wrong transform shows as errors near the values' size.
-                    if (!(winograd <= Math.max(4 * direct, 32 * 0x1p-24))) {
-                        fail(what + ": worst error " + winograd + " of the value scale, the direct kernel's " + direct);
+                    double bound = Math.max(4 * direct, 32 * 0x1p-24);
+                    if (!(inBlocks <= bound) || !(inChunks <= bound)) {
+                        fail(what + ": worst error " + inBlocks + " in blocks and " + inChunks
+                                + " in chunks, of the value scale; the direct kernel's " + direct);
                     }
                 }
             }
@@ -73,20 +76,34 @@ class WinogradKernelTest {
     }
 
     @Test
-    void givesTheSameOutputInAnyBlocksOfTilesAndGroupsOfWeights() {
+    void givesTheSameOutputInEveryScheduleAndAnyBlocksChunksAndGroups() {
         int lanes = VectorKernels.preferredFloatLanes();
-        Convolution conv = new Convolution(2, 9, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 9, 7, r);
+        // 16 tiles: chunks of six leave a part strip at the end; the last panel of output channels is a part one
+        Convolution conv = new Convolution(2, 13, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 13, 7, r);
         PackedMatrix weight = PackedMatrix.ofConvolution(
                 ImageKernelsTest.raw("w", conv.weight, conv.out, conv.channels, 3, 3), new AtomicLong());
         long panelBytes = WinogradWeights.bytes(conv.channels, 1);
+        long tileFloats = (long) WinogradWeights.POSITIONS * conv.out;
+        long[] groupSizes = {panelBytes, 2 * panelBytes, 3 * panelBytes + 1, WinogradKernel.GROUP_BYTES};
+        float[] whole;
         try (Parallel parallel = new Parallel(2)) {
-            float[] whole = conv.winograd(parallel, weight);
-            long tileFloats = (long) WinogradWeights.POSITIONS * conv.out;
-            for (long blockFloats : new long[] {1, 5 * tileFloats, WinogradKernel.BLOCK_FLOATS}) {
-                for (long groupBytes : new long[] {panelBytes, 2 * panelBytes, 3 * panelBytes + 1, WinogradKernel.GROUP_BYTES}) {
-                    assertArrayEquals(whole, conv.run(y -> WinogradKernel.convolve(parallel, MEMORY, conv.patches(y.input()),
-                            conv.batch, weight, y.bias(), y.out(), blockFloats, groupBytes)),
-                            "blocks of at most " + blockFloats + " floats, groups of at most " + groupBytes + " bytes");
+            whole = conv.inBlocks(parallel);
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            try (Parallel parallel = new Parallel(threads)) {
+                for (long groupBytes : groupSizes) {
+                    for (long blockFloats : new long[] {1, 5 * tileFloats, WinogradKernel.BLOCK_FLOATS}) {
+                        assertArrayEquals(whole, conv.run(y -> WinogradKernel.convolveInBlocks(parallel, MEMORY,
+                                conv.patches(y.input()), conv.batch, weight, y.bias(), y.out(), blockFloats, groupBytes)),
+                                "blocks of at most " + blockFloats + " floats, groups of at most " + groupBytes
+                                        + " bytes, " + threads + " threads");
+                    }
+                    for (long chunkFloats : new long[] {1, 12 * tileFloats, WinogradChunks.CHUNK_FLOATS}) {
+                        assertArrayEquals(whole, conv.run(y -> WinogradChunks.convolve(parallel, conv.patches(y.input()),
+                                conv.batch, weight, y.bias(), y.out(), chunkFloats, groupBytes)),
+                                "chunks of at most " + chunkFloats + " floats, groups of at most " + groupBytes
+                                        + " bytes, " + threads + " threads");
+                    }
                 }
             }
         }
@@ -124,6 +141,17 @@ class WinogradKernelTest {
 
         float[] winograd(Parallel parallel) {
             return winograd(parallel, packedWeight());
+        }
+
+        float[] inBlocks(Parallel parallel) {
+            PackedMatrix packed = packedWeight();
+            return run(y -> WinogradKernel.convolveInBlocks(parallel, MEMORY, patches(y.input()), batch, packed, y.bias(),
+                    y.out(), WinogradKernel.BLOCK_FLOATS, WinogradKernel.GROUP_BYTES));
+        }
+
+        float[] inChunks(Parallel parallel) {
+            PackedMatrix packed = packedWeight();
+            return run(y -> WinogradChunks.convolve(parallel, patches(y.input()), batch, packed, y.bias(), y.out()));
         }
 
         float[] winograd(Parallel parallel, PackedMatrix packed) {
