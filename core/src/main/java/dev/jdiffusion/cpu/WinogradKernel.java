@@ -54,6 +54,11 @@ final class WinogradKernel {
     /** Tiles per task of the transforms. */
     private static final int TILES_PER_TASK = 16;
 
+    /** Fewest products per thread in a block: where 36 positions are fewer, each product's rows are split. */
+    private static final int PRODUCTS_PER_THREAD = 4;
+    /** Where a product runs on the thread that took it. */
+    private static final Parallel ONE_THREAD = new Parallel(1);
+
     private WinogradKernel() {}
 
     /**
@@ -132,12 +137,25 @@ final class WinogradKernel {
                         patchBytes);
             }
         });
-        for (int q = 0; q < POSITIONS; q++) {
-            GemmKernel.Panels panels = new GemmKernel.Panels(u.asSlice(q * weightBytes, weightBytes), DType.F32, channels,
-                    group.count(), group.panels());
-            GemmKernel.gemm(parallel, new DenseRows(patches.asSlice(q * patchBytes, patchBytes), channels), count, panels,
-                    null, sums.asSlice(q * sumBytes, sumBytes));
-        }
+        // each product on one thread, the threads sharing out the positions (and, with many threads, parts of
+        // the rows): a thread packs only its own rows of patches and reads only its positions' weights
+        int rowParts = Math.max(1, (PRODUCTS_PER_THREAD * parallel.threads() + POSITIONS - 1) / POSITIONS);
+        int partRows = ((count + rowParts - 1) / rowParts + GemmLayout.MR - 1) / GemmLayout.MR * GemmLayout.MR;
+        parallel.forEach(POSITIONS * rowParts, task -> {
+            int q = task / rowParts;
+            int m0 = task % rowParts * partRows;
+            int rows = Math.min(partRows, count - m0);
+            if (rows <= 0) {
+                return;
+            }
+            GemmKernel.Panels panels = new GemmKernel.Panels(u.asSlice(q * weightBytes, weightBytes), DType.F32,
+                    channels, group.count(), group.panels());
+            MemorySegment rowsOfPatches = patches.asSlice(q * patchBytes + (long) m0 * channels * Float.BYTES,
+                    (long) rows * channels * Float.BYTES);
+            MemorySegment rowsOfSums = sums.asSlice(q * sumBytes + (long) m0 * group.count() * Float.BYTES,
+                    (long) rows * group.count() * Float.BYTES);
+            GemmKernel.gemm(ONE_THREAD, new DenseRows(rowsOfPatches, channels), rows, panels, null, rowsOfSums);
+        });
         parallel.forEach(tasks(count), task -> {
             for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
                 tiles.writeTile(first + r, group.first(), group.count(), sums, (long) r * group.count() * Float.BYTES,
