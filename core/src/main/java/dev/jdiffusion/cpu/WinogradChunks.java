@@ -13,22 +13,23 @@ import java.lang.foreign.MemorySegment;
  *
  * <p>The price is that every chunk reads all of the transformed weights, each value (4 bytes) serving two FLOP
  * per tile of the chunk. With {@link #CHUNK_FLOATS} of transformed patches, a chunk has about 110 tiles at 128
- * input channels and 55 at 256: 3 to 7 GB/s of weights per thread at the micro-kernel's pace, well inside what
- * one core reads from L3 (about 28 GB/s here). At 512 channels it would be 14 tiles and 26 GB/s, which is why
- * wider convolutions go in blocks.
+ * input channels: 3 GB/s of weights per thread at the micro-kernel's pace, well inside what one core reads
+ * from L3 (about 28 GB/s here). At 512 channels it would be 14 tiles and 26 GB/s, which is why wider
+ * convolutions go in blocks.
  */
 final class WinogradChunks {
     private static final int POSITIONS = WinogradWeights.POSITIONS;
     private static final int MR = GemmLayout.MR;
     private static final int NR = GemmLayout.NR;
     /**
-     * Most floats of transformed patches per chunk (2 MiB): chunks of half as many tiles were 8-10% slower at 128
-     * channels and 1.1 times slower at 256 (the weights read twice as often), of half as many again slower still.
+     * Most floats of transformed patches per chunk (2 MiB): at 128 channels, chunks of 1 to 4 MiB were within
+     * the noise of each other; at 256, chunks of 1 MiB took 1.1 times as long as of 2 (the weights read twice
+     * as often).
      */
     static final long CHUNK_FLOATS = 512 * 1024;
     /**
-     * Most bytes of transformed weights at once (16 MiB, kept by each calling thread; those of a 256 x 256
-     * weight take 9.4 MB): the output channels go in groups of panels whose transformed weights fit.
+     * Most bytes of transformed weights at once (16 MiB, kept by each calling thread; those of a 128 x 128
+     * weight take 2.4 MB): the output channels go in groups of panels whose transformed weights fit.
      */
     static final long GROUP_BYTES = 16L << 20;
 

@@ -35,12 +35,13 @@ final class WinogradKernel {
      */
     static final int MIN_CHANNELS = 128;
     /**
-     * Most input channels that go in chunks ({@link WinogradChunks}): the VAE decoder's 128- and 256-channel
-     * levels, where they were 1.3-1.4 and 1.06-1.1 times as fast as blocks on two threads. With 320 channels
-     * and more (the U-Net's levels, the decoder's 512) chunks were as fast or slower, down to half the speed:
-     * each chunk streams all of the transformed weights, which grow with the square of the channels.
+     * Most input channels that go in chunks ({@link WinogradChunks}): the VAE decoder's full-resolution level,
+     * where its convolution of 128 channels took 1.23 times as long in blocks on two threads. At 256 channels the
+     * two schedules were as fast (0.99x and 1.04x), and from 320 on (the U-Net's levels, the decoder's 512)
+     * chunks were slower, down to half the speed: each chunk streams all of the transformed weights, which grow
+     * with the square of the channels.
      */
-    static final int MAX_CHUNKED_CHANNELS = 256;
+    static final int MAX_CHUNKED_CHANNELS = 128;
     /**
      * Most floats of transformed patches, and of sums, for one block of tiles (32 MiB each): enough rows that
      * the products split over the threads by rows, each packing its rows once for many panels.
