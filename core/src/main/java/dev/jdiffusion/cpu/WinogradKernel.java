@@ -14,8 +14,8 @@ import jdk.incubator.vector.FloatVector;
  * input channels, columns the output channels. They run in one of two schedules, chosen by the input channels
  * ({@link #MAX_CHUNKED_CHANNELS}). Here, the tiles go in large blocks shared by the threads: the patches of a
  * block are transformed (36 matrices of {@code tiles x channels}), the products run on {@link GemmKernel} with
- * the transformed weights as its panels, and the sums are transformed into the output; each phase's result
- * goes out to L3 or memory and comes back for the next. {@link WinogradChunks} instead carries small chunks of
+ * the transformed weights as its panels, each on one thread, and the sums are transformed into the output;
+ * each phase's result goes out to L3 or memory and comes back for the next. {@link WinogradChunks} instead carries small chunks of
  * tiles through all three phases on one thread, in its caches, which pays while the weights are small.
  */
 final class WinogradKernel {
@@ -44,7 +44,7 @@ final class WinogradKernel {
     static final int MAX_CHUNKED_CHANNELS = 128;
     /**
      * Most floats of transformed patches, and of sums, for one block of tiles (32 MiB each): enough rows that
-     * the products split over the threads by rows, each packing its rows once for many panels.
+     * each product packs its rows of patches once for many panels.
      */
     static final long BLOCK_FLOATS = 8L << 20;
     /**
@@ -54,7 +54,6 @@ final class WinogradKernel {
     static final long GROUP_BYTES = 64L << 20;
     /** Tiles per task of the transforms. */
     private static final int TILES_PER_TASK = 16;
-
     /** Fewest products per thread in a block: where 36 positions are fewer, each product's rows are split. */
     private static final int PRODUCTS_PER_THREAD = 4;
     /** Where a product runs on the thread that took it. */
