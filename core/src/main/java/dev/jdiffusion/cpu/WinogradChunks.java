@@ -123,7 +123,7 @@ final class WinogradChunks {
 
     /**
      * Transforms the patches of strip {@code s} of the chunk (six tiles, fewer at its end) into the strip buffer,
-     * then interleaves each position's rows into its packed strips, K block by K block as the products walk them:
+     * then packs each position's rows of it into its strips, K block by K block as the products walk them:
      * position {@code q}'s block from {@code k0} at {@code q * positionFloats + stripRows * k0}, strip {@code s}
      * {@code s * kc * MR} into it.
      */
@@ -135,14 +135,13 @@ final class WinogradChunks {
             tiles.transformPatch(first + s * MR + r, channels, buffers.offsets, buffers.strip, r * rowBytes,
                     MR * rowBytes);
         }
+        // the strip buffer as a matrix of 36 x MR rows: position q's are rows [q MR, q MR + rows)
+        DenseRows patches = new DenseRows(buffers.strip, channels);
         for (int q = 0; q < POSITIONS; q++) {
             for (int k0 = 0; k0 < channels; k0 += step) {
                 int kc = Math.min(step, channels - k0);
-                for (int r = 0; r < MR; r++) {
-                    buffers.rowOffsets[r] = r < rows ? ((long) q * MR + r) * rowBytes + (long) k0 * Float.BYTES : -1;
-                }
-                VectorStripWriter.INSTANCE.writeRows(buffers.strip, buffers.rowOffsets, kc, buffers.packed,
-                        q * positionFloats + stripRows * k0 + s * kc * MR);
+                patches.pack(q * MR, rows, k0, kc, buffers.packed, q * positionFloats + stripRows * k0 + s * kc * MR,
+                        VectorStripWriter.INSTANCE);
             }
         }
     }
@@ -156,7 +155,6 @@ final class WinogradChunks {
         /** One panel's sums: {@code [position][stripRows][NR]}. */
         MemorySegment sums = MemorySegment.NULL;
         final long[] offsets = new long[POSITIONS];
-        final long[] rowOffsets = new long[MR];
 
         void fit(int stripRows, int channels) {
             int packedFloats = POSITIONS * stripRows * channels;
