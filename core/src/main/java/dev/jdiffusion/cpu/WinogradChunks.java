@@ -18,7 +18,7 @@ import java.lang.foreign.MemorySegment;
  * convolutions go in blocks.
  */
 final class WinogradChunks {
-    private static final int POSITIONS = WinogradWeights.POSITIONS;
+    private static final int POSITIONS = Winograd4x4Weights.POSITIONS;
     private static final int MR = GemmLayout.MR;
     private static final int NR = GemmLayout.NR;
     /**
@@ -51,14 +51,14 @@ final class WinogradChunks {
      */
     static void convolve(Parallel parallel, ConvPatches input, int batch, PackedMatrix weight, MemorySegment bias,
             MemorySegment out, long chunkFloats, long groupBytes) {
-        WinogradTiles tiles = WinogradTiles.of(input, batch, weight, bias, out);
+        Winograd4x4Tiles tiles = Winograd4x4Tiles.of(input, batch, weight, bias, out);
         int channels = weight.channels;
         int perChunk = tilesPerChunk(tiles.count(), channels, chunkFloats, parallel.threads());
         int chunks = (tiles.count() + perChunk - 1) / perChunk;
         GemmKernel.Panels directPanels = weight.gemmPanels(parallel);
-        for (WinogradWeights.Group group : WinogradWeights.groups(weight, groupBytes)) {
-            float[] u = transformedWeights(WinogradWeights.bytes(channels, group.panels()) / Float.BYTES);
-            WinogradWeights.transform(parallel, directPanels, group, MemorySegment.ofArray(u));
+        for (Winograd4x4Weights.Group group : Winograd4x4Weights.groups(weight, groupBytes)) {
+            float[] u = transformedWeights(Winograd4x4Weights.bytes(channels, group.panels()) / Float.BYTES);
+            Winograd4x4Weights.transform(parallel, directPanels, group, MemorySegment.ofArray(u));
             parallel.forEach(chunks, chunk -> convolveChunk(tiles, chunk * perChunk,
                     Math.min(perChunk, tiles.count() - chunk * perChunk), channels, u, group));
         }
@@ -91,8 +91,8 @@ final class WinogradChunks {
      * transformed and packed into strips for all 36 positions, then for each panel of output channels the 36
      * products into the block of sums and the sums transformed into the output.
      */
-    private static void convolveChunk(WinogradTiles tiles, int first, int count, int channels, float[] u,
-            WinogradWeights.Group group) {
+    private static void convolveChunk(Winograd4x4Tiles tiles, int first, int count, int channels, float[] u,
+            Winograd4x4Weights.Group group) {
         int strips = (count + MR - 1) / MR;
         int stripRows = strips * MR;
         int step = GemmLayout.kBlock(channels);
@@ -127,7 +127,7 @@ final class WinogradChunks {
      * position {@code q}'s block from {@code k0} at {@code q * positionFloats + stripRows * k0}, strip {@code s}
      * {@code s * kc * MR} into it.
      */
-    private static void packStrip(WinogradTiles tiles, int first, int count, int s, int channels, int step,
+    private static void packStrip(Winograd4x4Tiles tiles, int first, int count, int s, int channels, int step,
             int positionFloats, int stripRows, ChunkBuffers buffers) {
         long rowBytes = (long) channels * Float.BYTES;
         int rows = Math.min(MR, count - s * MR);

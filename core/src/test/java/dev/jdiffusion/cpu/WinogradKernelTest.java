@@ -59,11 +59,12 @@ class WinogradKernelTest {
     }
 
     @Test
-    void takesLargeStrideOneConvolutionsOfManyChannelsOnly() {
+    void takesStrideOneConvolutionsOfManyChannelsAndPixelsOnly() {
         int channels = WinogradKernel.MIN_CHANNELS;
         assertTrue(WinogradKernel.applies(patches(32, 32, channels, 3, 1, 1), channels));
         assertTrue(WinogradKernel.applies(patches(64, 16, 2 * channels, 3, 1, 1), channels));
-        assertFalse(WinogradKernel.applies(patches(16, 32, channels, 3, 1, 1), channels), "too few pixels");
+        assertTrue(WinogradKernel.applies(patches(8, 8, 10 * channels, 3, 1, 1), 10 * channels), "by F(2x2)");
+        assertFalse(WinogradKernel.applies(patches(4, 8, 10 * channels, 3, 1, 1), 10 * channels), "too few pixels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels / 2, 3, 1, 1), channels), "few input channels");
         assertFalse(WinogradKernel.applies(patches(256, 256, channels, 3, 1, 1), channels / 2), "few output channels");
         assertFalse(WinogradKernel.applies(patches(128, 128, channels + 1, 3, 1, 1), channels),
@@ -82,8 +83,8 @@ class WinogradKernelTest {
         Convolution conv = new Convolution(2, 13, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 13, 7, r);
         PackedMatrix weight = PackedMatrix.ofConvolution(
                 ImageKernelsTest.raw("w", conv.weight, conv.out, conv.channels, 3, 3), new AtomicLong());
-        long panelBytes = WinogradWeights.bytes(conv.channels, 1);
-        long tileFloats = (long) WinogradWeights.POSITIONS * conv.out;
+        long panelBytes = Winograd4x4Weights.bytes(conv.channels, 1);
+        long tileFloats = (long) Winograd4x4Weights.POSITIONS * conv.out;
         long[] groupSizes = {panelBytes, 2 * panelBytes, 3 * panelBytes + 1, WinogradKernel.GROUP_BYTES};
         float[] whole;
         try (Parallel parallel = new Parallel(2)) {

@@ -30,7 +30,7 @@ import jdk.incubator.vector.VectorSpecies;
  * convolutions of a picture's U-Net and VAE that take this path), while transforming, vector by vector along
  * the panels' output channels, costs about the time of writing them once.
  */
-final class WinogradWeights {
+final class Winograd4x4Weights {
     /** Rows and columns of a transformed kernel: the input patch of one output tile is this wide. */
     static final int SIDE = 6;
     /** Elements of a transformed kernel, and products per output tile. */
@@ -40,7 +40,7 @@ final class WinogradWeights {
     private static final int VL = S.length();
     private static final int TAPS = 9;
 
-    private WinogradWeights() {}
+    private Winograd4x4Weights() {}
 
     /** Bytes of the transformed form of a 3x3 weight of {@code channels} inputs in {@code panels} panels. */
     static long bytes(int channels, int panels) {

@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  * row by row (those at the bottom and right edges may hang over the output), and the two transforms between a
  * tile and its sums. Per input channel, the 6x6 patch {@code d} of input around a tile becomes
  * {@code V = B^T d B}; per output channel, the sums {@code M = sum over c of U[c] * V[c]} (elementwise,
- * {@code U} from {@link WinogradWeights}) become the tile {@code Y = A^T M A}, with
+ * {@code U} from {@link Winograd4x4Weights}) become the tile {@code Y = A^T M A}, with
  *
  * <pre>
  *     B^T = | 2  3 -4 -3  2  0 |      A^T = | 1  1  1  1   1    0 |
@@ -33,35 +33,28 @@ import jdk.incubator.vector.VectorSpecies;
  * @param bias one float per output channel, or null
  * @param out the output, channels-last
  */
-record WinogradTiles(ConvPatches input, int rows, int columns, int count, int outChannels, MemorySegment bias,
+record Winograd4x4Tiles(ConvPatches input, int rows, int columns, int count, int outChannels, MemorySegment bias,
         MemorySegment out) {
     /** Output pixels down and across one tile. */
     static final int TILE = 4;
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
-    private static final int SIDE = WinogradWeights.SIDE;
+    private static final int SIDE = Winograd4x4Weights.SIDE;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Each thread's room for the 36 vectors of a tile between the two passes of a transform. */
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
-            () -> Arena.ofAuto().allocate((long) WinogradWeights.POSITIONS * VL * Float.BYTES, 64));
+            () -> Arena.ofAuto().allocate((long) Winograd4x4Weights.POSITIONS * VL * Float.BYTES, 64));
 
     /**
      * The tiles of {@code out = conv(input, weight) + bias} over {@code batch} items, once the weight is known
      * to fit this path.
      */
-    static WinogradTiles of(ConvPatches input, int batch, PackedMatrix weight, MemorySegment bias, MemorySegment out) {
-        if (weight.channels % VL != 0 || weight.out % VL != 0) {
-            throw new IllegalArgumentException("a Winograd convolution takes whole vectors of channels, not "
-                    + weight.channels + " -> " + weight.out);
-        }
-        if (weight.kernelHeight != 3 || weight.kernelWidth != 3) {
-            throw new IllegalArgumentException("a Winograd convolution takes a 3x3 kernel, not "
-                    + weight.kernelHeight + "x" + weight.kernelWidth);
-        }
+    static Winograd4x4Tiles of(ConvPatches input, int batch, PackedMatrix weight, MemorySegment bias, MemorySegment out) {
+        WinogradKernel.requireFits(weight);
         int rows = (input.outHeight() + TILE - 1) / TILE;
         int columns = (input.outWidth() + TILE - 1) / TILE;
-        return new WinogradTiles(input, rows, columns, Math.multiplyExact(batch, rows * columns), weight.out, bias, out);
+        return new Winograd4x4Tiles(input, rows, columns, Math.multiplyExact(batch, rows * columns), weight.out, bias, out);
     }
 
     /**
