@@ -7,8 +7,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The 4x4 output tiles of one Winograd convolution ({@link WinogradKernel}): {@code count} of them, item by item,
- * row by row (those at the bottom and right edges may hang over the output), and the two transforms between a
+ * The 4x4 output tiles of one Winograd convolution ({@link WinogradKernel}) and the two transforms between a
  * tile and its sums. Per input channel, the 6x6 patch {@code d} of input around a tile becomes
  * {@code V = B^T d B}; per output channel, the sums {@code M = sum over c of U[c] * V[c]} (elementwise,
  * {@code U} from {@link Winograd4x4Weights}) become the tile {@code Y = A^T M A}, with
@@ -27,14 +26,11 @@ import jdk.incubator.vector.VectorSpecies;
  * these points bring it to about twice (and the golden tests of the tiny models pass with every convolution
  * forced onto this path, which the usual points did not).
  *
- * @param input the convolution's geometry: its output the size of its input, channels-last
- * @param rows tiles down one item
- * @param columns tiles across one item
+ * @param grid where the tiles lie
  * @param bias one float per output channel, or null
  * @param out the output, channels-last
  */
-record Winograd4x4Tiles(ConvPatches input, int rows, int columns, int count, int outChannels, MemorySegment bias,
-        MemorySegment out) {
+record Winograd4x4Tiles(WinogradGrid grid, int outChannels, MemorySegment bias, MemorySegment out) {
     /** Output pixels down and across one tile. */
     static final int TILE = 4;
 
@@ -52,9 +48,12 @@ record Winograd4x4Tiles(ConvPatches input, int rows, int columns, int count, int
      */
     static Winograd4x4Tiles of(ConvPatches input, int batch, PackedMatrix weight, MemorySegment bias, MemorySegment out) {
         WinogradKernel.requireFits(weight);
-        int rows = (input.outHeight() + TILE - 1) / TILE;
-        int columns = (input.outWidth() + TILE - 1) / TILE;
-        return new Winograd4x4Tiles(input, rows, columns, Math.multiplyExact(batch, rows * columns), weight.out, bias, out);
+        return new Winograd4x4Tiles(WinogradGrid.of(input, batch, TILE), weight.out, bias, out);
+    }
+
+    /** Tiles in all. */
+    int count() {
+        return grid.count();
     }
 
     /**
@@ -63,17 +62,8 @@ record Winograd4x4Tiles(ConvPatches input, int rows, int columns, int count, int
      */
     void transformPatch(int t, int channels, long[] offsets, MemorySegment to, long toOffset, long positionBytes) {
         MemorySegment scratch = SCRATCH.get();
-        int perItem = rows * columns;
-        int b = t / perItem;
-        int tile = t - b * perItem;
-        int y0 = tile / columns * TILE - 1;
-        int x0 = tile % columns * TILE - 1;
-        for (int i = 0; i < SIDE; i++) {
-            for (int j = 0; j < SIDE; j++) {
-                offsets[SIDE * i + j] = input.pixelOffset(b, y0 + i, x0 + j);
-            }
-        }
-        MemorySegment from = input.input();
+        grid.patchOffsets(t, SIDE, offsets);
+        MemorySegment from = grid.input().input();
         long vector = VL * Float.BYTES;
         for (int c = 0; c < channels; c += VL) {
             long channel = (long) c * Float.BYTES;
@@ -102,16 +92,10 @@ record Winograd4x4Tiles(ConvPatches input, int rows, int columns, int count, int
      */
     void writeTile(int t, int firstChannel, int channelCount, MemorySegment sums, long from, long positionBytes) {
         MemorySegment scratch = SCRATCH.get();
-        int height = input.outHeight();
-        int width = input.outWidth();
-        int perItem = rows * columns;
-        int b = t / perItem;
-        int tile = t - b * perItem;
-        int y = tile / columns * TILE;
-        int x = tile % columns * TILE;
-        long pixel = ((long) b * height + y) * width + x;
-        int tileRows = Math.min(TILE, height - y);
-        int tileColumns = Math.min(TILE, width - x);
+        int width = grid.input().outWidth();
+        long pixel = grid.firstPixel(t);
+        int tileRows = grid.rowsInside(t);
+        int tileColumns = grid.columnsInside(t);
         long vector = VL * Float.BYTES;
         long pixelBytes = (long) outChannels * Float.BYTES;
         for (int channel = firstChannel; channel < firstChannel + channelCount; channel += VL) {

@@ -1,6 +1,7 @@
 package dev.jdiffusion.cpu;
 
 import static dev.jdiffusion.cpu.KernelAsserts.random;
+import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
@@ -19,6 +20,15 @@ import java.util.function.Consumer;
  */
 class ConvolutionReference {
     private static final ValueLayout.OfFloat FLOATS = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /**
+     * Awkward cases for the kernels of 3x3, stride-1, padding-1 convolutions: batch, height, width, channels in and
+     * out (in vectors), then the height and width the input is resized to, if any. A single pixel, sizes that
+     * leave part tiles at the edges, a resized input, and many channels.
+     */
+    static final int[][] AWKWARD_SAME_SIZE_CASES = {
+            {1, 1, 1, 1, 1}, {1, 5, 7, 1, 3}, {2, 6, 4, 2, 2}, {1, 9, 9, 3, 1}, {1, 20, 18, 17, 5},
+            {2, 3, 5, 2, 3, 7, 10}, {1, 4, 4, 1, 1, 8, 8}, {1, 8, 12, 32, 2}, {2, 8, 8, 40, 4}};
 
     final int batch, sourceHeight, sourceWidth, channels, out, kernel, stride, pad, height, width, outHeight, outWidth;
     final int[] sourceRows, sourceColumns;
@@ -93,6 +103,28 @@ class ConvolutionReference {
             MemorySegment.copy(y, FLOATS, 0, result, 0, result.length);
             return result;
         }
+    }
+
+    /** The direct kernel's output: the patches' matrix product. */
+    float[] direct(Parallel parallel) {
+        PackedMatrix packed = packedWeight();
+        return run(y -> GemmKernel.gemm(parallel, patches(y.input()), batch * outHeight * outWidth, packed, y.bias(),
+                y.out()));
+    }
+
+    /**
+     * The worst error of {@code actual} against direct loops in double, as a share of the value's scale; fails
+     * {@code what} on an output that is not finite.
+     */
+    double worstError(float[] actual, String what) {
+        double[] worst = {0};
+        forEachOutput(actual, (where, got, expected, scale) -> {
+            if (!Double.isFinite(got)) {
+                fail(what + ": " + where + " is " + got);
+            }
+            worst[0] = Math.max(worst[0], Math.abs(got - expected) / scale);
+        });
+        return worst[0];
     }
 
     /** What a test checks at one output: where it is, the value computed, and {@link #expected}'s value and scale. */

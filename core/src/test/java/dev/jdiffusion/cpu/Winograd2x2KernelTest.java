@@ -16,12 +16,9 @@ class Winograd2x2KernelTest {
     @Test
     void matchesTheDirectConvolutionOnAwkwardShapes() {
         int lanes = VectorKernels.preferredFloatLanes();
-        int[][] cases = { // batch, height, width, channels in and out (in vectors); then the resize, if any
-                {1, 1, 1, 1, 1}, {1, 5, 7, 1, 3}, {2, 6, 4, 2, 2}, {1, 9, 9, 3, 1}, {1, 20, 18, 17, 5},
-                {2, 3, 5, 2, 3, 7, 10}, {1, 4, 4, 1, 1, 8, 8}, {2, 8, 8, 40, 4}};
         for (int threads = 1; threads <= 3; threads++) {
             try (Parallel parallel = new Parallel(threads)) {
-                for (int[] c : cases) {
+                for (int[] c : ConvolutionReference.AWKWARD_SAME_SIZE_CASES) {
                     Convolution conv = new Convolution(c[0], c[1], c[2], c[3] * lanes, c[4] * lanes,
                             c.length > 5 ? c[5] : c[1], c.length > 5 ? c[6] : c[2], r);
                     String what = Arrays.toString(c) + " on " + threads + " threads";
@@ -75,7 +72,7 @@ class Winograd2x2KernelTest {
     }
 
     @Test
-    void takesTheConvolutionsOfSmallImagesFromTheFourByFourPath() {
+    void isWhatTheWinogradKernelRunsBelow32x32Pixels() {
         int lanes = VectorKernels.preferredFloatLanes();
         try (Parallel parallel = new Parallel(2)) {
             for (int size : new int[] {8, 16, 31}) {
@@ -97,24 +94,6 @@ class Winograd2x2KernelTest {
         float[] winograd(Parallel parallel, PackedMatrix packed, long blockFloats) {
             return run(y -> Winograd2x2Kernel.convolve(parallel, MEMORY, patches(y.input()), batch, packed, y.bias(),
                     y.out(), blockFloats));
-        }
-
-        float[] direct(Parallel parallel) {
-            PackedMatrix packed = packedWeight();
-            return run(y -> GemmKernel.gemm(parallel, patches(y.input()), batch * height * width, packed, y.bias(),
-                    y.out()));
-        }
-
-        /** The worst error of {@code actual} against direct loops in double, as a share of the value's scale. */
-        double worstError(float[] actual, String what) {
-            double[] worst = {0};
-            forEachOutput(actual, (where, got, expected, scale) -> {
-                if (!Double.isFinite(got)) {
-                    fail(what + ": " + where + " is " + got);
-                }
-                worst[0] = Math.max(worst[0], Math.abs(got - expected) / scale);
-            });
-            return worst[0];
         }
     }
 }
