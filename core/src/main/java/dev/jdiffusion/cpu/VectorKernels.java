@@ -16,8 +16,8 @@ final class VectorKernels implements CpuKernels {
     }
 
     /**
-     * Winograd's F(4x4, 3x3) where it applies ({@link WinogradKernel#applies}), dot products along the channels
-     * for a few outputs ({@link NarrowConvKernel#applies}), else the patches' GEMM.
+     * Winograd's F(4x4, 3x3), or F(2x2, 3x3) on small images, where it applies ({@link WinogradKernel#applies}),
+     * dot products along the channels for a few outputs ({@link NarrowConvKernel#applies}), else the patches' GEMM.
      */
     @Override
     public void convolve(Parallel parallel, CpuMemoryPool memory, ConvPatches input, int batch, PackedMatrix weight,
