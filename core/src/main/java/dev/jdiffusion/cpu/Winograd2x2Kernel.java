@@ -18,8 +18,6 @@ final class Winograd2x2Kernel {
     private static final int POSITIONS = Winograd2x2Weights.POSITIONS;
     private static final int MR = GemmLayout.MR;
     private static final int NR = GemmLayout.NR;
-    /** Tiles per task of the transforms. */
-    private static final int TILES_PER_TASK = 16;
     /**
      * Runs of panels per thread: each packs all the patches again. Two per thread, to balance a thread held up,
      * measured the same (1.01 - 1.04x) on two threads.
@@ -71,23 +69,15 @@ final class Winograd2x2Kernel {
         int strips = (count + MR - 1) / MR;
         long sumRowBytes = (long) weight.panels * NR * Float.BYTES;
         long sumPositionBytes = strips * MR * sumRowBytes;
-        parallel.forEach(tasks(count), task -> {
-            long[] offsets = new long[POSITIONS];
-            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                tiles.transformPatch(first + r, channels, offsets, patches, (long) r * channels * Float.BYTES,
-                        patchBytes);
-            }
-        });
+        WinogradGrid.forEachTile(parallel, count, r -> tiles.transformPatch(first + r, channels, patches,
+                (long) r * channels * Float.BYTES, patchBytes));
         int runs = Math.min(weight.panels, RUNS_PER_THREAD * parallel.threads());
         int perRun = (weight.panels + runs - 1) / runs;
         DenseRows rowsOfPatches = new DenseRows(patches, channels); // position q's rows are [q count, (q + 1) count)
         parallel.forEach(runs, run -> multiplyRun(rowsOfPatches, count, direct, channels, run * perRun,
                 Math.min(weight.panels, (run + 1) * perRun), sums, sumPositionBytes, sumRowBytes));
-        parallel.forEach(tasks(count), task -> {
-            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                tiles.writeTile(first + r, 0, weight.out, sums, r * sumRowBytes, sumPositionBytes);
-            }
-        });
+        WinogradGrid.forEachTile(parallel, count, r -> tiles.writeTile(first + r, 0, weight.out, sums,
+                r * sumRowBytes, sumPositionBytes));
     }
 
     /**
@@ -117,10 +107,6 @@ final class Winograd2x2Kernel {
                 }
             }
         }
-    }
-
-    private static int tasks(int tiles) {
-        return (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
     }
 
     /** A thread's room for one K block, grown as needed. */

@@ -28,9 +28,8 @@ import jdk.incubator.vector.VectorSpecies;
 record Winograd2x2Tiles(WinogradGrid grid, int outChannels, MemorySegment bias, MemorySegment out) {
     /** Output pixels down and across one tile. */
     static final int TILE = 2;
-    /** Rows and columns of a patch. */
-    static final int SIDE = 4;
-    static final int POSITIONS = Winograd2x2Weights.POSITIONS;
+    private static final int SIDE = Winograd2x2Weights.SIDE;
+    private static final int POSITIONS = Winograd2x2Weights.POSITIONS;
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
@@ -55,12 +54,11 @@ record Winograd2x2Tiles(WinogradGrid grid, int outChannels, MemorySegment bias, 
 
     /**
      * {@code V = B^T d B} of tile {@code t} for every channel ({@code d B} row by row into the scratch, then
-     * {@code B^T} down it): position {@code q}'s row at {@code toOffset + q * positionBytes} of {@code to};
-     * {@code offsets} (16 longs) are the caller's room.
+     * {@code B^T} down it): position {@code q}'s row at {@code toOffset + q * positionBytes} of {@code to}.
      */
-    void transformPatch(int t, int channels, long[] offsets, MemorySegment to, long toOffset, long positionBytes) {
+    void transformPatch(int t, int channels, MemorySegment to, long toOffset, long positionBytes) {
         MemorySegment scratch = SCRATCH.get();
-        grid.patchOffsets(t, SIDE, offsets);
+        long[] offsets = grid.patchOffsets(t, SIDE);
         MemorySegment from = grid.input().input();
         long vector = VL * Float.BYTES;
         for (int c = 0; c < channels; c += VL) {

@@ -28,14 +28,15 @@ import jdk.incubator.vector.VectorSpecies;
  * times slower, their 512 KB leaving L1 before their products read them.
  */
 final class Winograd2x2Weights {
+    /** Rows and columns of a transformed kernel: the input patch of one output tile is this wide. */
+    static final int SIDE = 4;
     /** Elements of a transformed kernel, and products per output tile. */
-    static final int POSITIONS = 16;
+    static final int POSITIONS = SIDE * SIDE;
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
     private static final int NR = GemmLayout.NR;
     private static final int TAPS = 9;
-    private static final int SIDE = Winograd2x2Tiles.SIDE;
     /** The one tap of a kernel's row (or column) that row {@code i} of {@code G} takes; -1: it takes all three. */
     private static final int[] ROW_TAPS = {0, -1, -1, 2};
     /** The sign of the middle tap where row {@code i} of {@code G} takes all three (the others are positive). */

@@ -58,11 +58,11 @@ record Winograd4x4Tiles(WinogradGrid grid, int outChannels, MemorySegment bias, 
 
     /**
      * {@code V = B^T d B} of tile {@code t} for every channel: position {@code q}'s row at
-     * {@code toOffset + q * positionBytes} of {@code to}; {@code offsets} (36 longs) are the caller's room.
+     * {@code toOffset + q * positionBytes} of {@code to}.
      */
-    void transformPatch(int t, int channels, long[] offsets, MemorySegment to, long toOffset, long positionBytes) {
+    void transformPatch(int t, int channels, MemorySegment to, long toOffset, long positionBytes) {
         MemorySegment scratch = SCRATCH.get();
-        grid.patchOffsets(t, SIDE, offsets);
+        long[] offsets = grid.patchOffsets(t, SIDE);
         MemorySegment from = grid.input().input();
         long vector = VL * Float.BYTES;
         for (int c = 0; c < channels; c += VL) {

@@ -132,7 +132,7 @@ final class WinogradChunks {
         long rowBytes = (long) channels * Float.BYTES;
         int rows = Math.min(MR, count - s * MR);
         for (int r = 0; r < rows; r++) {
-            tiles.transformPatch(first + s * MR + r, channels, buffers.offsets, buffers.strip, r * rowBytes,
+            tiles.transformPatch(first + s * MR + r, channels, buffers.strip, r * rowBytes,
                     MR * rowBytes);
         }
         // the strip buffer as a matrix of 36 x MR rows: position q's are rows [q MR, q MR + rows)
@@ -154,7 +154,6 @@ final class WinogradChunks {
         MemorySegment strip = MemorySegment.NULL;
         /** One panel's sums: {@code [position][stripRows][NR]}. */
         MemorySegment sums = MemorySegment.NULL;
-        final long[] offsets = new long[POSITIONS];
 
         void fit(int stripRows, int channels) {
             int packedFloats = POSITIONS * stripRows * channels;

@@ -60,8 +60,6 @@ final class WinogradKernel {
      * transformed weights fit, each group over all the tiles (the patches transformed again for each group).
      */
     static final long GROUP_BYTES = 64L << 20;
-    /** Tiles per task of the transforms. */
-    private static final int TILES_PER_TASK = 16;
     /** Fewest products per thread in a block: where 36 positions are fewer, each product's rows are split. */
     private static final int PRODUCTS_PER_THREAD = 4;
     /** Where a product runs on the thread that took it. */
@@ -156,13 +154,8 @@ final class WinogradKernel {
         long patchBytes = (long) count * channels * Float.BYTES;
         long sumBytes = (long) count * group.count() * Float.BYTES;
         long weightBytes = u.byteSize() / POSITIONS;
-        parallel.forEach(tasks(count), task -> {
-            long[] offsets = new long[POSITIONS];
-            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                tiles.transformPatch(first + r, channels, offsets, patches, (long) r * channels * Float.BYTES,
-                        patchBytes);
-            }
-        });
+        WinogradGrid.forEachTile(parallel, count, r -> tiles.transformPatch(first + r, channels, patches,
+                (long) r * channels * Float.BYTES, patchBytes));
         // each product on one thread, the threads sharing out the positions (and, with many threads, parts of
         // the rows): a thread packs only its own rows of patches and reads only its positions' weights
         int rowParts = Math.max(1, (PRODUCTS_PER_THREAD * parallel.threads() + POSITIONS - 1) / POSITIONS);
@@ -182,15 +175,7 @@ final class WinogradKernel {
                     (long) rows * group.count() * Float.BYTES);
             GemmKernel.gemm(ONE_THREAD, new DenseRows(rowsOfPatches, channels), rows, panels, null, rowsOfSums);
         });
-        parallel.forEach(tasks(count), task -> {
-            for (int r = task * TILES_PER_TASK; r < Math.min(count, (task + 1) * TILES_PER_TASK); r++) {
-                tiles.writeTile(first + r, group.first(), group.count(), sums, (long) r * group.count() * Float.BYTES,
-                        sumBytes);
-            }
-        });
-    }
-
-    private static int tasks(int tiles) {
-        return (tiles + TILES_PER_TASK - 1) / TILES_PER_TASK;
+        WinogradGrid.forEachTile(parallel, count, r -> tiles.writeTile(first + r, group.first(), group.count(), sums,
+                (long) r * group.count() * Float.BYTES, sumBytes));
     }
 }
