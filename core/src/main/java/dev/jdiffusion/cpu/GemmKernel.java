@@ -193,9 +193,10 @@ final class GemmKernel {
      * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}, from
      * {@code bOffset}) in twelve register accumulators: they start from the {@code MR x NR} block at
      * {@code start} (row stride {@code startStride} bytes, 0 to start every row from the same bias row) and end
-     * in the block at {@code out}. Both operands are heap arrays walked by induction variables, whose bounds checks C2 hoists
-     * out of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from the same
-     * kind of memory: a kernel reading it from arrays and from segments alike compiled to a third of the speed.)
+     * in the block at {@code out}. Both operands are heap arrays walked by induction variables, whose bounds
+     * checks C2 hoists out of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from
+     * the same kind of memory: a kernel reading it from arrays and from segments alike compiled to a third of the
+     * speed.)
      */
     private static void microKernel(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
             long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
