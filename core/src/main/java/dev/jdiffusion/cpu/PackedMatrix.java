@@ -127,7 +127,13 @@ final class PackedMatrix implements ConvWeight {
             }
             Arena arena = Arena.ofShared();
             MemorySegment packed = arena.allocate((long) panels * in * GemmLayout.NR * storage.byteSize(), 64);
-            parallel.forEach(panels, p -> packPanel(p, packed));
+            if (parallel.helpersCanAccess(stored)) {
+                parallel.forEach(panels, p -> packPanel(p, packed));
+            } else {
+                for (int p = 0; p < panels; p++) { // weights in memory confined to this thread
+                    packPanel(p, packed);
+                }
+            }
             if (storedTensor != null) {
                 storedTensor.releaseResidentPages(); // the panels are the copy in use; the pages return if packed again
             }

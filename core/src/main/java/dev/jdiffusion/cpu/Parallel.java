@@ -1,5 +1,6 @@
 package dev.jdiffusion.cpu;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -79,6 +80,19 @@ public final class Parallel implements AutoCloseable {
         } finally {
             busy.set(false);
         }
+    }
+
+    /**
+     * Whether every helper may read {@code segment}: not one confined to the thread that allocated it (the
+     * caller's own work on such memory must stay on the caller's thread).
+     */
+    public boolean helpersCanAccess(MemorySegment segment) {
+        for (Helper helper : crew.helpers) {
+            if (!segment.isAccessibleBy(helper)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Splits {@code [0, n)} into about {@code chunks} contiguous ranges and runs {@code body(from, to)} on each. */

@@ -130,6 +130,25 @@ class LinearKernelTest {
     }
 
     @Test
+    void weightsInMemoryConfinedToTheCallerArePackedOnItsThread() {
+        Random r = new Random(7);
+        int m = 7;
+        int k = 19;
+        int n = 3 * GemmLayout.NR + 5; // several panels, which the helpers would otherwise pack
+        float[] a = random(r, m * k, 1);
+        float[] w = random(r, n * k, 1);
+        try (CpuBackend backend = new CpuBackend(3, kernels()); Arena arena = Arena.ofConfined()) {
+            MemorySegment bytes = arena.allocate((long) n * k * Float.BYTES);
+            MemorySegment.copy(w, 0, bytes, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, w.length);
+            RawTensor raw = new RawTensor("w", DType.F32, new long[] {n, k}, bytes);
+            try (LinearWeight weight = backend.prepareLinear(raw); Tensor x = backend.fromFloats(a, m, k);
+                    Tensor y = backend.linear(x, weight, null)) {
+                assertMatchesReference(a, w, null, m, k, n, y.toFloatArray());
+            }
+        }
+    }
+
+    @Test
     void weightsArePackedOnFirstUseAndAgainAfterAnUnload() {
         Random r = new Random(5);
         int m = 13;
