@@ -15,11 +15,11 @@ import jdk.incubator.vector.VectorSpecies;
  * column panels, spread over the threads ({@link GemmLayout#tiling}); within a tile, K is walked in even blocks
  * of at most {@link GemmLayout#KC}; each block of A is packed into MR-row strips (k-major, so each step
  * broadcasts MR consecutive floats) and the register-blocked micro-kernel multiplies a strip by one packed B
- * panel: {@link GemmLayout#MR} rows x two vectors of columns, twelve accumulators that start from C's running
- * sums (or the bias), stay in registers across the whole K block and are stored back once. The B block of a
- * panel (KC x NR floats, widened from 16 bits where stored so) stays in L1 while every strip of the tile
- * passes over it. A tile with a wide part of C packs A for all of K first and finishes C one panel at a
- * time, so that part need not come back from L3 for every K block.
+ * panel: {@link GemmLayout#MR} rows x two vectors of columns, twelve accumulators (eight with four-row strips)
+ * that start from C's running sums (or the bias), stay in registers across the whole K block and are stored back
+ * once. The B block of a panel (KC x NR floats, widened from 16 bits where stored so) stays in L1 while every
+ * strip of the tile passes over it. A tile with a wide part of C packs A for all of K first and finishes C one
+ * panel at a time, so that part need not come back from L3 for every K block.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -191,14 +191,24 @@ final class GemmKernel {
 
     /**
      * Multiplies one packed strip of A ({@code MR x kc}) by one packed panel of B ({@code kc x NR}, from
-     * {@code bOffset}) in twelve register accumulators: they start from the {@code MR x NR} block at
-     * {@code start} (row stride {@code startStride} bytes, 0 to start every row from the same bias row) and end
-     * in the block at {@code out}. Both operands are heap arrays walked by induction variables, whose bounds
-     * checks C2 hoists out of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from
-     * the same kind of memory: a kernel reading it from arrays and from segments alike compiled to a third of the
-     * speed.)
+     * {@code bOffset}) in register accumulators: they start from the {@code MR x NR} block at {@code start}
+     * (row stride {@code startStride} bytes, 0 to start every row from the same bias row) and end in the block at
+     * {@code out}. Both operands are heap arrays walked by induction variables, whose bounds checks C2 hoists out
+     * of the loop: nothing but loads, broadcasts and FMAs is left in it. (B always comes from the same kind of
+     * memory: a kernel reading it from arrays and from segments alike compiled to a third of the speed.) The row
+     * count is a constant, so only one of the two kernels is ever compiled in.
      */
     private static void microKernel(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
+            long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
+        if (MR == 6) {
+            sixRows(a, aOffset, kc, b, bOffset, start, startOffset, startStride, out, outOffset, outStride);
+        } else {
+            fourRows(a, aOffset, kc, b, bOffset, start, startOffset, startStride, out, outOffset, outStride);
+        }
+    }
+
+    /** {@link #microKernel} for six-row strips: twelve accumulators, for 32 vector registers. */
+    private static void sixRows(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
             long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
         long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride;
         long s3 = s2 + startStride, s4 = s3 + startStride, s5 = s4 + startStride;
@@ -244,6 +254,42 @@ final class GemmKernel {
         c41.intoMemorySegment(out, o4 + v, ORDER);
         c50.intoMemorySegment(out, o5, ORDER);
         c51.intoMemorySegment(out, o5 + v, ORDER);
+    }
+
+    /** {@link #microKernel} for four-row strips: eight accumulators, for 16 vector registers. */
+    private static void fourRows(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
+            long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
+        long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride, s3 = s2 + startStride;
+        long v = VL * Float.BYTES;
+        FloatVector c00 = load(start, s0), c01 = load(start, s0 + v), c10 = load(start, s1), c11 = load(start, s1 + v);
+        FloatVector c20 = load(start, s2), c21 = load(start, s2 + v), c30 = load(start, s3), c31 = load(start, s3 + v);
+        int bo = bOffset;
+        int ao = aOffset;
+        for (int kk = 0; kk < kc; kk++, bo += NR, ao += 4) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector a0 = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(a0, c00);
+            c01 = b1.fma(a0, c01);
+            FloatVector a1 = FloatVector.broadcast(S, a[ao + 1]);
+            c10 = b0.fma(a1, c10);
+            c11 = b1.fma(a1, c11);
+            FloatVector a2 = FloatVector.broadcast(S, a[ao + 2]);
+            c20 = b0.fma(a2, c20);
+            c21 = b1.fma(a2, c21);
+            FloatVector a3 = FloatVector.broadcast(S, a[ao + 3]);
+            c30 = b0.fma(a3, c30);
+            c31 = b1.fma(a3, c31);
+        }
+        long o0 = outOffset, o1 = o0 + outStride, o2 = o1 + outStride, o3 = o2 + outStride;
+        c00.intoMemorySegment(out, o0, ORDER);
+        c01.intoMemorySegment(out, o0 + v, ORDER);
+        c10.intoMemorySegment(out, o1, ORDER);
+        c11.intoMemorySegment(out, o1 + v, ORDER);
+        c20.intoMemorySegment(out, o2, ORDER);
+        c21.intoMemorySegment(out, o2 + v, ORDER);
+        c30.intoMemorySegment(out, o3, ORDER);
+        c31.intoMemorySegment(out, o3 + v, ORDER);
     }
 
     private static FloatVector load(MemorySegment segment, long offset) {

@@ -83,4 +83,15 @@ final class VectorKernels implements CpuKernels {
     static int preferredFloatLanes() {
         return jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
     }
+
+    /**
+     * Whether the compiled code has only sixteen vector registers: x86 below AVX-512 (AVX2, or SSE). AVX-512
+     * and Arm's NEON and SVE have thirty-two. The register-blocked micro-kernels are sized by it: a tile that
+     * needs more registers than there are is spilled to the stack inside the loop.
+     */
+    static boolean sixteenVectorRegisters() {
+        String arch = System.getProperty("os.arch", "");
+        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
+        return x86 && preferredFloatLanes() < 16;
+    }
 }

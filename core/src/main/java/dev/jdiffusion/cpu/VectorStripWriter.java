@@ -8,15 +8,16 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The strip interleaving of the vector kernels: a vector of each of the six rows in, six interleaved vectors
- * out, through two-vector permutes (three times faster than spreading floats one by one on AVX-512).
+ * The strip interleaving of the vector kernels: a vector of each of the strip's rows in, as many interleaved
+ * vectors out, through two-vector permutes (three times faster than spreading floats one by one on AVX-512).
  *
  * <p>First the rows are interleaved in pairs: pair {@code q} (rows {@code 2q, 2q + 1}) becomes the stream
  * {@code P_q[2c + s] = row_{2q+s}[c]}, {@code 2 VL} floats in a low and a high vector. Output vector {@code j}
- * holds strip floats {@code [j VL, (j + 1) VL)}, that is {@code (c, r)} pairs from all three streams; it is
- * assembled by one permute from {@code P_0} and {@code P_1} and one that blends in {@code P_2}. The first three
- * output vectors draw only on the low halves of the streams and the last three only on the high halves
- * ({@code 3 VL / 6} channels fill exactly the low halves), so each permute has two sources.
+ * holds strip floats {@code [j VL, (j + 1) VL)}, that is {@code (c, r)} pairs from all the streams. The first
+ * half of the output vectors draw only on the low halves of the streams and the second half only on the high
+ * halves. With six rows, a vector takes pairs from all three streams: one permute from {@code P_0} and
+ * {@code P_1}, and one that blends in {@code P_2}. With four rows ({@link GemmLayout#MR} where there are 16
+ * vector registers), one permute of {@code P_0} and {@code P_1} makes each output vector.
  *
  * <p>The permutes run on the rows' bits as ints: with float index vectors, each permute would convert its
  * indexes to ints again (with Java's checks for NaN and overflow) in every iteration, which made the packing
@@ -33,16 +34,30 @@ final class VectorStripWriter implements StripWriter {
     /** Pair interleaving: the low and high halves of {@code [a0, b0, a1, b1, ...]}. */
     private static final IntVector PAIR_LOW = pairIndexes(0);
     private static final IntVector PAIR_HIGH = pairIndexes(VL / 2);
-    /** Per output vector: streams 0 and 1 (stream 2's lanes left for the blend), then stream 2 blended in. */
+    /** Per output vector of a six-row strip: streams 0 and 1 (stream 2's lanes left for the blend), then stream 2. */
     private static final IntVector[] FIRST_TWO = new IntVector[6];
     private static final IntVector[] THIRD = new IntVector[6];
 
+    /** Per output vector of a four-row strip: the low (or high) halves of streams 0 and 1. */
+    private static final IntVector[] FOUR_ROWS = new IntVector[4];
+
     static {
-        if (GemmLayout.MR != 6) {
-            throw new AssertionError("the interleaving is written for 6-row strips");
+        if (GemmLayout.MR != 6 && GemmLayout.MR != 4) {
+            throw new AssertionError("the interleaving is written for 6-row and 4-row strips");
         }
         if (LANES.length() != VL) {
             throw new AssertionError("the permutes need as many int lanes as float lanes");
+        }
+        for (int j = 0; j < 4; j++) {
+            int[] indexes = new int[VL];
+            for (int lane = 0; lane < VL; lane++) {
+                int g = VL * j + lane;
+                int channel = g / 4;
+                int row = g % 4;
+                int inHalf = 2 * channel + row % 2 - (j < 2 ? 0 : VL);
+                indexes[lane] = row / 2 == 0 ? inHalf : VL + inHalf;
+            }
+            FOUR_ROWS[j] = IntVector.fromArray(LANES, indexes, 0);
         }
         for (int j = 0; j < 6; j++) {
             int[] firstTwo = new int[VL];
@@ -73,6 +88,33 @@ final class VectorStripWriter implements StripWriter {
 
     @Override
     public void writeRows(MemorySegment source, long[] rowOffsets, int run, float[] strip, int at) {
+        if (GemmLayout.MR == 6) {
+            writeSixRows(source, rowOffsets, run, strip, at);
+        } else {
+            writeFourRows(source, rowOffsets, run, strip, at);
+        }
+    }
+
+    private static void writeFourRows(MemorySegment source, long[] rowOffsets, int run, float[] strip, int at) {
+        long o0 = rowOffsets[0], o1 = rowOffsets[1], o2 = rowOffsets[2], o3 = rowOffsets[3];
+        IntVector i0 = FOUR_ROWS[0], i1 = FOUR_ROWS[1], i2 = FOUR_ROWS[2], i3 = FOUR_ROWS[3];
+        int c = 0;
+        for (; c + VL <= run; c += VL) {
+            long bytes = (long) c * Float.BYTES;
+            IntVector r0 = row(source, o0, bytes), r1 = row(source, o1, bytes);
+            IntVector r2 = row(source, o2, bytes), r3 = row(source, o3, bytes);
+            IntVector low0 = PAIR_LOW.selectFrom(r0, r1), high0 = PAIR_HIGH.selectFrom(r0, r1);
+            IntVector low1 = PAIR_LOW.selectFrom(r2, r3), high1 = PAIR_HIGH.selectFrom(r2, r3);
+            int to = at + c * 4;
+            store(i0.selectFrom(low0, low1), strip, to);
+            store(i1.selectFrom(low0, low1), strip, to + VL);
+            store(i2.selectFrom(high0, high1), strip, to + 2 * VL);
+            store(i3.selectFrom(high0, high1), strip, to + 3 * VL);
+        }
+        writeTail(source, rowOffsets, c, run, strip, at);
+    }
+
+    private static void writeSixRows(MemorySegment source, long[] rowOffsets, int run, float[] strip, int at) {
         long o0 = rowOffsets[0], o1 = rowOffsets[1], o2 = rowOffsets[2];
         long o3 = rowOffsets[3], o4 = rowOffsets[4], o5 = rowOffsets[5];
         IntVector a0 = FIRST_TWO[0], a1 = FIRST_TWO[1], a2 = FIRST_TWO[2];
@@ -94,10 +136,16 @@ final class VectorStripWriter implements StripWriter {
             store(b4.selectFrom(a4.selectFrom(high0, high1), high2), strip, to + 4 * VL);
             store(b5.selectFrom(a5.selectFrom(high0, high1), high2), strip, to + 5 * VL);
         }
-        for (; c < run; c++) {
+        writeTail(source, rowOffsets, c, run, strip, at);
+    }
+
+    /** Floats {@code [from, run)} of every row, one at a time. */
+    private static void writeTail(MemorySegment source, long[] rowOffsets, int from, int run, float[] strip, int at) {
+        int mr = GemmLayout.MR;
+        for (int c = from; c < run; c++) {
             long bytes = (long) c * Float.BYTES;
-            int to = at + c * 6;
-            for (int r = 0; r < 6; r++) {
+            int to = at + c * mr;
+            for (int r = 0; r < mr; r++) {
                 strip[to + r] = rowOffsets[r] < 0 ? 0f : source.get(ValueLayout.JAVA_FLOAT_UNALIGNED, rowOffsets[r] + bytes);
             }
         }
