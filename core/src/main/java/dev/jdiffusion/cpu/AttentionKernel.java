@@ -30,16 +30,23 @@ final class AttentionKernel {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
     /**
-     * Rows per micro-kernel tile: eight, so that the head widths of SD (40, 80, 160, 64) fill whole strips of
-     * V^T (six would pad a 40-wide head to 42 and waste a twentieth of the second product).
+     * Whether the tiles are sized for sixteen vector registers (AVX2): 24 accumulators would not fit, and the
+     * compiled loop would keep some on the stack.
      */
-    private static final int MR = 8;
+    private static final boolean SMALL_TILES = VectorKernels.sixteenVectorRegisters();
+    /**
+     * Rows per micro-kernel tile: eight, so that the head widths of SD (40, 80, 160, 64) fill whole strips of
+     * V^T (six would pad a 40-wide head to 42 and waste a twentieth of the second product); four, which those
+     * widths fill too, for sixteen registers.
+     */
+    private static final int MR = SMALL_TILES ? 4 : 8;
     /**
      * Columns (queries) per tile: three vectors, for 24 accumulators. A head's width is the whole K of the score
      * product (40 in SD's first level), so each tile is short and its setup and stores weigh; the wider tile does
-     * half as much more work for them than two vectors would.
+     * half as much more work for them than two vectors would. Two vectors (eight accumulators) for sixteen
+     * registers.
      */
-    private static final int NR = 3 * VL;
+    private static final int NR = (SMALL_TILES ? 2 : 3) * VL;
     /** Queries per task: a whole number of NR-wide panels (and of MR-row strips). */
     private static final int QUERY_BLOCK = 2 * NR;
     /** Keys per block: a whole number of MR-row strips (4096 keys are 32 blocks). */
@@ -360,13 +367,24 @@ final class AttentionKernel {
      * {@code C = C0 + A_strip . B_panel} over {@code kc} for one {@code MR x NR} tile of C at {@code cOffset}
      * (row stride {@code ldc}): A k-major {@code [kc][MR]}, B k-major {@code [kc][NR]}; C0 is zero when
      * {@code factor} is null, else C's own values times {@code factor[factorOffset + column]} (the online
-     * softmax's rescale). Twenty-four accumulators in registers, nothing else in the loop (see {@link GemmKernel}).
+     * softmax's rescale). The accumulators stay in registers, nothing else in the loop (see {@link GemmKernel}).
      * It differs from the GEMM's kernel where attention needs it to: eight rows rather than six (see {@link #MR}),
      * three vectors of columns rather than two (see {@link #NR}), and C a heap array scaled as it is loaded
-     * rather than an off-heap matrix started from a bias.
+     * rather than an off-heap matrix started from a bias. The tile size is a constant, so only one of the two
+     * kernels is ever compiled in.
      */
     private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c, int cOffset, int ldc,
             float[] factor, int factorOffset) {
+        if (SMALL_TILES) {
+            multiplyFourRows(a, aOffset, b, bOffset, kc, c, cOffset, ldc, factor, factorOffset);
+        } else {
+            multiplyEightRows(a, aOffset, b, bOffset, kc, c, cOffset, ldc, factor, factorOffset);
+        }
+    }
+
+    /** {@link #multiply} on 8 x 3 vector tiles: 24 accumulators, for 32 vector registers. */
+    private static void multiplyEightRows(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c,
+            int cOffset, int ldc, float[] factor, int factorOffset) {
         FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
         FloatVector c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
         int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
@@ -466,5 +484,52 @@ final class AttentionKernel {
         c70.intoArray(c, o7);
         c71.intoArray(c, o7 + VL);
         c72.intoArray(c, o7 + 2 * VL);
+    }
+
+    /** {@link #multiply} on 4 x 2 vector tiles: eight accumulators, for sixteen vector registers. */
+    private static void multiplyFourRows(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c,
+            int cOffset, int ldc, float[] factor, int factorOffset) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
+        int o0 = cOffset, o1 = o0 + ldc, o2 = o1 + ldc, o3 = o2 + ldc;
+        if (factor == null) {
+            c00 = c01 = c10 = c11 = c20 = c21 = c30 = c31 = FloatVector.zero(S);
+        } else {
+            FloatVector f0 = FloatVector.fromArray(S, factor, factorOffset);
+            FloatVector f1 = FloatVector.fromArray(S, factor, factorOffset + VL);
+            c00 = FloatVector.fromArray(S, c, o0).mul(f0);
+            c01 = FloatVector.fromArray(S, c, o0 + VL).mul(f1);
+            c10 = FloatVector.fromArray(S, c, o1).mul(f0);
+            c11 = FloatVector.fromArray(S, c, o1 + VL).mul(f1);
+            c20 = FloatVector.fromArray(S, c, o2).mul(f0);
+            c21 = FloatVector.fromArray(S, c, o2 + VL).mul(f1);
+            c30 = FloatVector.fromArray(S, c, o3).mul(f0);
+            c31 = FloatVector.fromArray(S, c, o3 + VL).mul(f1);
+        }
+        int ao = aOffset;
+        int bo = bOffset;
+        for (int kk = 0; kk < kc; kk++, ao += 4, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector a0 = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(a0, c00);
+            c01 = b1.fma(a0, c01);
+            FloatVector a1 = FloatVector.broadcast(S, a[ao + 1]);
+            c10 = b0.fma(a1, c10);
+            c11 = b1.fma(a1, c11);
+            FloatVector a2 = FloatVector.broadcast(S, a[ao + 2]);
+            c20 = b0.fma(a2, c20);
+            c21 = b1.fma(a2, c21);
+            FloatVector a3 = FloatVector.broadcast(S, a[ao + 3]);
+            c30 = b0.fma(a3, c30);
+            c31 = b1.fma(a3, c31);
+        }
+        c00.intoArray(c, o0);
+        c01.intoArray(c, o0 + VL);
+        c10.intoArray(c, o1);
+        c11.intoArray(c, o1 + VL);
+        c20.intoArray(c, o2);
+        c21.intoArray(c, o2 + VL);
+        c30.intoArray(c, o3);
+        c31.intoArray(c, o3 + VL);
     }
 }
