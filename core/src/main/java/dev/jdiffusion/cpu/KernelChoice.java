@@ -11,6 +11,12 @@ import java.util.Locale;
 final class KernelChoice {
     /** System property: {@code vector} (the default where available) or {@code scalar}. */
     static final String PROPERTY = "jdiffusion.kernels";
+    /**
+     * System property: {@code 16} or {@code 32}, the vector registers the vector kernels size their tiles for,
+     * where the guess from the architecture and the vector width is wrong (or, in tests, to run the tiles of
+     * another machine).
+     */
+    static final String REGISTERS_PROPERTY = "jdiffusion.vectorRegisters";
 
     static final boolean VECTOR_MODULE_PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 

@@ -87,9 +87,19 @@ final class VectorKernels implements CpuKernels {
     /**
      * Whether the compiled code has only sixteen vector registers: x86 below AVX-512 (AVX2, or SSE). AVX-512
      * and Arm's NEON and SVE have thirty-two. The register-blocked micro-kernels are sized by it: a tile that
-     * needs more registers than there are is spilled to the stack inside the loop.
+     * needs more registers than there are is spilled to the stack inside the loop. The system property
+     * {@value KernelChoice#REGISTERS_PROPERTY} overrides the guess.
      */
     static boolean sixteenVectorRegisters() {
+        String forced = System.getProperty(KernelChoice.REGISTERS_PROPERTY);
+        if (forced != null) {
+            return switch (forced.trim()) {
+                case "16" -> true;
+                case "32" -> false;
+                default -> throw new IllegalArgumentException(
+                        "-D" + KernelChoice.REGISTERS_PROPERTY + "=" + forced + ": expected 16 or 32");
+            };
+        }
         String arch = System.getProperty("os.arch", "");
         boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
         return x86 && preferredFloatLanes() < 16;
