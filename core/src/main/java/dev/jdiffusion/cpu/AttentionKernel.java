@@ -60,6 +60,12 @@ final class AttentionKernel {
     private static final float LOG2_E = 1.44269504088896341f;
     private static final float[] ZERO_SHIFT = new float[VL];
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    /**
+     * Whether queries go into their panels by scatters, and outputs out of them by gathers: where these are
+     * single instructions (AVX-512, SVE), a third faster on cross-attention than lane by lane; elsewhere the
+     * Vector API stands in for them with code that allocates on every call (40 MB per 4096-token attention).
+     */
+    private static final boolean SCATTER = VectorKernels.nativeScatter();
     /** Index maps down a column: of the packed queries' panels (row stride NR), and of O^T (QUERY_BLOCK). */
     private static final int[] QUERY_COLUMN = stride(NR);
     private static final int[] OUTPUT_COLUMN = stride(QUERY_BLOCK);
@@ -78,6 +84,8 @@ final class AttentionKernel {
         float[] shift = new float[QUERY_BLOCK];
         float[] blockMax = new float[QUERY_BLOCK];
         float[] blockSum = new float[QUERY_BLOCK];
+        /** One vector's lanes, on their way between a row and a column. */
+        float[] lanes = new float[VL];
 
         void fit(int dim) {
             if (dim != headDim) {
@@ -178,7 +186,8 @@ final class AttentionKernel {
         int width = heads * headDim;
         long headOffset = (long) head * headDim;
         int nq = Math.min(QUERY_BLOCK, queries - q0);
-        packQueries(q, ((long) b * queries + q0) * width + headOffset, width, nq, headDim, scale * LOG2_E, s.queries);
+        packQueries(q, ((long) b * queries + q0) * width + headOffset, width, nq, headDim, scale * LOG2_E, s.queries,
+                s.lanes);
         Arrays.fill(s.rowMax, Float.NEGATIVE_INFINITY);
         Arrays.fill(s.rowSum, 0f);
 
@@ -209,19 +218,29 @@ final class AttentionKernel {
 
     /**
      * Queries as B panels of Q^T {@code [panel][d][NR]}, times {@code scale}; queries past the block are zero. A
-     * vector of each row is read at a time and scattered down its column: where there are few keys, reading
-     * the queries float by float cost as much as the products.
+     * vector of each row is read at a time and scattered down its column (where there are few keys, reading the
+     * queries float by float from the segment cost as much as the products); without native scatters (see
+     * {@link #SCATTER}) its lanes go down the column one by one from {@code lanes}.
      */
     private static void packQueries(MemorySegment q, long first, int width, int nq, int headDim, float scale,
-            float[] packed) {
+            float[] packed, float[] lanes) {
         for (int row = 0; row < QUERY_BLOCK; row++) {
             int base = (row / NR) * headDim * NR + row % NR;
             if (row < nq) {
                 long at = (first + (long) row * width) * Float.BYTES;
                 for (int d = 0; d < headDim; d += VL) {
                     VectorMask<Float> inHead = S.indexInRange(d, headDim);
-                    FloatVector.fromMemorySegment(S, q, at + (long) d * Float.BYTES, ORDER, inHead).mul(scale)
-                            .intoArray(packed, base + d * NR, QUERY_COLUMN, 0, inHead);
+                    FloatVector scaled =
+                            FloatVector.fromMemorySegment(S, q, at + (long) d * Float.BYTES, ORDER, inHead).mul(scale);
+                    if (SCATTER) {
+                        scaled.intoArray(packed, base + d * NR, QUERY_COLUMN, 0, inHead);
+                    } else {
+                        scaled.intoArray(lanes, 0);
+                        int count = Math.min(VL, headDim - d);
+                        for (int j = 0; j < count; j++) {
+                            packed[base + (d + j) * NR] = lanes[j];
+                        }
+                    }
                 }
             } else {
                 for (int d = 0; d < headDim; d++) {
@@ -350,15 +369,28 @@ final class AttentionKernel {
         total.intoArray(sum, sumAt);
     }
 
-    /** {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T. */
+    /**
+     * {@code out[query][d] = O^T[d][query] / sum[query]}: each query's row gathered from its column of O^T, a
+     * vector at a time (without native gathers, collected lane by lane into {@code lanes}).
+     */
     private static void writeOutput(Scratch s, MemorySegment out, long first, int width, int nq, int headDim) {
+        float[] lanes = s.lanes;
         for (int i = 0; i < nq; i++) {
             float inverse = 1f / s.rowSum[i];
             long at = (first + (long) i * width) * Float.BYTES;
             for (int d = 0; d < headDim; d += VL) {
                 VectorMask<Float> inHead = S.indexInRange(d, headDim);
-                FloatVector.fromArray(S, s.output, d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead).mul(inverse)
-                        .intoMemorySegment(out, at + (long) d * Float.BYTES, ORDER, inHead);
+                FloatVector column;
+                if (SCATTER) {
+                    column = FloatVector.fromArray(S, s.output, d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead);
+                } else {
+                    int count = Math.min(VL, headDim - d);
+                    for (int j = 0; j < count; j++) {
+                        lanes[j] = s.output[(d + j) * QUERY_BLOCK + i];
+                    }
+                    column = FloatVector.fromArray(S, lanes, 0);
+                }
+                column.mul(inverse).intoMemorySegment(out, at + (long) d * Float.BYTES, ORDER, inHead);
             }
         }
     }

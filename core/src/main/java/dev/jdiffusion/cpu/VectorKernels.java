@@ -85,6 +85,16 @@ final class VectorKernels implements CpuKernels {
     }
 
     /**
+     * Whether the JIT compiles the Vector API's scatters and gathers to single instructions: on x86 with
+     * AVX-512, and on Arm with SVE vectors wider than NEON's. (AVX2 has gathers only and NEON neither; SVE at
+     * NEON's width is taken for NEON.)
+     */
+    static boolean nativeScatter() {
+        int bits = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+        return x86() ? bits >= 512 : bits >= 256;
+    }
+
+    /**
      * Whether the compiled code has only sixteen vector registers: x86 below AVX-512 (AVX2, or SSE). AVX-512
      * and Arm's NEON and SVE have thirty-two. The register-blocked micro-kernels are sized by it: a tile that
      * needs more registers than there are is spilled to the stack inside the loop. The system property
@@ -100,8 +110,11 @@ final class VectorKernels implements CpuKernels {
                         "-D" + KernelChoice.REGISTERS_PROPERTY + "=" + forced + ": expected 16 or 32");
             };
         }
+        return x86() && preferredFloatLanes() < 16;
+    }
+
+    private static boolean x86() {
         String arch = System.getProperty("os.arch", "");
-        boolean x86 = arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
-        return x86 && preferredFloatLanes() < 16;
+        return arch.equals("amd64") || arch.equals("x86_64") || arch.equals("x86") || arch.equals("i386");
     }
 }
