@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * full width. Here the vectors run along the input channels instead: each output is a dot product of its patch
  * with a row of the weight, four pixels by four output channels at a time (sixteen accumulators, each vector of
  * input serving four outputs and each vector of weights four pixels), summed across the lanes at the end.
- * That last sum goes pairwise in a fixed order ({@link VectorMath#pairwiseSum}): {@code reduceLanes} would add
+ * That last sum goes pairwise in a fixed order ({@link VectorMath#pairwiseSums}): {@code reduceLanes} would add
  * in an order that differs between the JIT's tiers, and a picture would change in its last bits as the code warms.
  */
 final class NarrowConvKernel {
@@ -111,6 +111,7 @@ final class NarrowConvKernel {
         long[] offsets = new long[taps * PIXELS];
         Runs runs = new Runs(taps);
         float[] sums = new float[PIXELS * OUTPUTS];
+        float[] vectors = new float[PIXELS * OUTPUTS * VL];
         for (int ox0 = 0; ox0 < outWidth; ox0 += PIXELS) {
             boolean inPlace = true;
             for (int tap = 0; tap < taps; tap++) {
@@ -137,7 +138,7 @@ final class NarrowConvKernel {
                 runs.add(0, k);
             }
             for (int o0 = 0; o0 < outputs; o0 += OUTPUTS) {
-                multiply(x, runs, step, rows, o0 * k, k, sums);
+                multiply(x, runs, step, rows, o0 * k, k, vectors, sums);
                 long pixel = (((long) b * input.outHeight() + oy) * outWidth + ox0) * outputs;
                 for (int p = 0; p < PIXELS && ox0 + p < outWidth; p++) {
                     for (int o = o0; o < Math.min(outputs, o0 + OUTPUTS); o++) {
@@ -205,10 +206,10 @@ final class NarrowConvKernel {
     /**
      * {@code sums[p * OUTPUTS + o]}: the dot product of pixel {@code p}'s patch with weight row {@code o} (from
      * {@code rowsAt}, rows {@code k} apart). The first pixel's patch is {@code runs}; each next pixel's is
-     * {@code pixelStep} bytes on.
+     * {@code pixelStep} bytes on. The accumulators are summed across their lanes from {@code vectors}.
      */
     private static void multiply(MemorySegment x, Runs runs, long pixelStep, float[] rows, int rowsAt, int k,
-            float[] sums) {
+            float[] vectors, float[] sums) {
         FloatVector s00 = FloatVector.zero(S), s01 = s00, s02 = s00, s03 = s00;
         FloatVector s10 = s00, s11 = s00, s12 = s00, s13 = s00;
         FloatVector s20 = s00, s21 = s00, s22 = s00, s23 = s00;
@@ -245,21 +246,22 @@ final class NarrowConvKernel {
                 s33 = p3.fma(w3, s33);
             }
         }
-        sums[0] = VectorMath.pairwiseSum(s00);
-        sums[1] = VectorMath.pairwiseSum(s01);
-        sums[2] = VectorMath.pairwiseSum(s02);
-        sums[3] = VectorMath.pairwiseSum(s03);
-        sums[4] = VectorMath.pairwiseSum(s10);
-        sums[5] = VectorMath.pairwiseSum(s11);
-        sums[6] = VectorMath.pairwiseSum(s12);
-        sums[7] = VectorMath.pairwiseSum(s13);
-        sums[8] = VectorMath.pairwiseSum(s20);
-        sums[9] = VectorMath.pairwiseSum(s21);
-        sums[10] = VectorMath.pairwiseSum(s22);
-        sums[11] = VectorMath.pairwiseSum(s23);
-        sums[12] = VectorMath.pairwiseSum(s30);
-        sums[13] = VectorMath.pairwiseSum(s31);
-        sums[14] = VectorMath.pairwiseSum(s32);
-        sums[15] = VectorMath.pairwiseSum(s33);
+        s00.intoArray(vectors, 0 * VL);
+        s01.intoArray(vectors, 1 * VL);
+        s02.intoArray(vectors, 2 * VL);
+        s03.intoArray(vectors, 3 * VL);
+        s10.intoArray(vectors, 4 * VL);
+        s11.intoArray(vectors, 5 * VL);
+        s12.intoArray(vectors, 6 * VL);
+        s13.intoArray(vectors, 7 * VL);
+        s20.intoArray(vectors, 8 * VL);
+        s21.intoArray(vectors, 9 * VL);
+        s22.intoArray(vectors, 10 * VL);
+        s23.intoArray(vectors, 11 * VL);
+        s30.intoArray(vectors, 12 * VL);
+        s31.intoArray(vectors, 13 * VL);
+        s32.intoArray(vectors, 14 * VL);
+        s33.intoArray(vectors, 15 * VL);
+        VectorMath.pairwiseSums(vectors, PIXELS * OUTPUTS, sums);
     }
 }

@@ -186,26 +186,34 @@ final class VectorMath {
     }
 
     /**
-     * The sum of the lanes, added pairwise (each lane with the one half a vector away, then a quarter, down to the
-     * neighbour): a fixed order like {@link #sum}'s, in a few whole-vector steps rather than a lane at a time.
-     * Vectors of up to 16 lanes (AVX-512's floats); longer ones are summed by {@link #sum}.
+     * {@code sums[i]}: the sum of the lanes of the vector at {@code vectors[i * VL]}, for {@code i < count}, added
+     * pairwise (each lane with the one half a vector away, then a quarter, down to the neighbour): a fixed order
+     * like {@link #sum}'s, in a few whole-vector steps rather than a lane at a time. Vectors of up to 16 lanes
+     * (AVX-512's floats); longer ones are summed by {@link #sum}. The vectors come in an array, as the passes
+     * above take theirs: a vector handed to a method C2 did not inline is boxed, and its operations there may
+     * run as plain Java (a summing method that took a vector allocated 80 MB per 512x512 narrow convolution).
      */
-    static float pairwiseSum(FloatVector v) {
-        if (S.length() > 16) {
-            return sum(v);
+    static void pairwiseSums(float[] vectors, int count, float[] sums) {
+        int lanes = S.length();
+        for (int i = 0; i < count; i++) {
+            FloatVector v = FloatVector.fromArray(S, vectors, i * lanes);
+            if (lanes > 16) {
+                sums[i] = sum(v);
+                continue;
+            }
+            if (HALVES != null) {
+                v = v.add(v.rearrange(HALVES));
+            }
+            if (QUARTERS != null) {
+                v = v.add(v.rearrange(QUARTERS));
+            }
+            if (EIGHTHS != null) {
+                v = v.add(v.rearrange(EIGHTHS));
+            }
+            if (SIXTEENTHS != null) {
+                v = v.add(v.rearrange(SIXTEENTHS));
+            }
+            sums[i] = v.lane(0);
         }
-        if (HALVES != null) {
-            v = v.add(v.rearrange(HALVES));
-        }
-        if (QUARTERS != null) {
-            v = v.add(v.rearrange(QUARTERS));
-        }
-        if (EIGHTHS != null) {
-            v = v.add(v.rearrange(EIGHTHS));
-        }
-        if (SIXTEENTHS != null) {
-            v = v.add(v.rearrange(SIXTEENTHS));
-        }
-        return v.lane(0);
     }
 }
