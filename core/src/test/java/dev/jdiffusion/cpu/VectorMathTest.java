@@ -167,27 +167,31 @@ class VectorMathTest {
     }
 
     @Test
-    void pairwiseSumAddsInItsFixedOrderWhateverTheJit() {
+    void pairwiseSumsAddInTheirFixedOrderWhateverTheJit() {
         int lanes = FloatVector.SPECIES_PREFERRED.length();
+        int count = 3;
         Random r = new Random(5);
-        float[] x = new float[lanes];
+        float[] x = new float[count * lanes];
+        float[] sums = new float[count];
         // warm enough for C2 to compile the loop; each result must be the same bits as the written-out order
         for (int round = 0; round < 20_000; round++) {
-            for (int i = 0; i < lanes; i++) {
+            for (int i = 0; i < x.length; i++) {
                 x[i] = (float) (r.nextGaussian() * Math.pow(2, r.nextInt(40) - 20));
             }
-            float[] level = x.clone();
-            for (int distance = lanes / 2; distance >= 1; distance /= 2) {
-                float[] next = new float[lanes];
-                for (int i = 0; i < lanes; i++) {
-                    next[i] = level[i] + level[i ^ distance];
+            VectorMath.pairwiseSums(x, count, sums);
+            for (int v = 0; v < count; v++) {
+                float[] level = Arrays.copyOfRange(x, v * lanes, (v + 1) * lanes);
+                for (int distance = lanes / 2; distance >= 1; distance /= 2) {
+                    float[] next = new float[lanes];
+                    for (int i = 0; i < lanes; i++) {
+                        next[i] = level[i] + level[i ^ distance];
+                    }
+                    level = next;
                 }
-                level = next;
-            }
-            float got = VectorMath.pairwiseSum(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, x, 0));
-            if (Float.floatToRawIntBits(got) != Float.floatToRawIntBits(level[0])) {
-                fail("round " + round + ": " + got + " where the pairwise order gives " + level[0] + " for "
-                        + Arrays.toString(x));
+                if (Float.floatToRawIntBits(sums[v]) != Float.floatToRawIntBits(level[0])) {
+                    fail("round " + round + ", vector " + v + ": " + sums[v] + " where the pairwise order gives "
+                            + level[0] + " for " + Arrays.toString(Arrays.copyOfRange(x, v * lanes, (v + 1) * lanes)));
+                }
             }
         }
     }
