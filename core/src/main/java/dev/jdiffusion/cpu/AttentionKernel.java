@@ -400,10 +400,10 @@ final class AttentionKernel {
      * (row stride {@code ldc}): A k-major {@code [kc][MR]}, B k-major {@code [kc][NR]}; C0 is zero when
      * {@code factor} is null, else C's own values times {@code factor[factorOffset + column]} (the online
      * softmax's rescale). The accumulators stay in registers, nothing else in the loop (see {@link GemmKernel}).
-     * It differs from the GEMM's kernel where attention needs it to: eight rows rather than six (see {@link #MR}),
-     * three vectors of columns rather than two (see {@link #NR}), and C a heap array scaled as it is loaded
-     * rather than an off-heap matrix started from a bias. The tile size is a constant, so only one of the two
-     * kernels is ever compiled in.
+     * It differs from the GEMM's kernel where attention needs it to: with 32 registers, eight rows rather than six
+     * (see {@link #MR}) and three vectors of columns rather than two (see {@link #NR}); and C a heap array scaled
+     * as it is loaded rather than an off-heap matrix started from a bias. The tile size is a constant, so only one
+     * of the two kernels is ever compiled in.
      */
     private static void multiply(float[] a, int aOffset, float[] b, int bOffset, int kc, float[] c, int cOffset, int ldc,
             float[] factor, int factorOffset) {

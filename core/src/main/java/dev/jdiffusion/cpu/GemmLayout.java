@@ -16,8 +16,9 @@ final class GemmLayout {
     /** Longest K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */
     static final int KC = 256;
     /**
-     * Rows per tile: the packed A block (MC x KC floats, 384 KiB) stays in L2. Every K block of a weight
-     * panel (widened from 16 bits where stored so) serves all MC rows, so a tall tile spreads that cost thin.
+     * Rows per tile: the packed A block (MC x KC floats, 384 KiB; 256 KiB with four-row strips) stays in L2.
+     * Every K block of a weight panel (widened from 16 bits where stored so) serves all MC rows, so a tall tile
+     * spreads that cost thin.
      */
     static final int MC = 64 * MR;
     /**
