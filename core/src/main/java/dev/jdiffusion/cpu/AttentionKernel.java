@@ -33,7 +33,7 @@ final class AttentionKernel {
      * Whether the tiles are sized for sixteen vector registers (AVX2): 24 accumulators would not fit, and the
      * compiled loop would keep some on the stack.
      */
-    private static final boolean SMALL_TILES = VectorKernels.sixteenVectorRegisters();
+    private static final boolean SMALL_TILES = KernelChoice.SIXTEEN_VECTOR_REGISTERS;
     /**
      * Rows per micro-kernel tile: eight, so that the head widths of SD (40, 80, 160, 64) fill whole strips of
      * V^T (six would pad a 40-wide head to 42 and waste a twentieth of the second product); four, which those

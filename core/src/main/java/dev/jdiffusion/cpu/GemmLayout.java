@@ -10,7 +10,7 @@ final class GemmLayout {
      * eight, where there are 16 (AVX2), since six rows there leave too few registers and the compiled loop
      * keeps some of its sums on the stack (55% of the FMA peak against 80-95% with four rows).
      */
-    static final int MR = KernelChoice.VECTOR_MODULE_PRESENT && VectorKernels.sixteenVectorRegisters() ? 4 : 6;
+    static final int MR = KernelChoice.SIXTEEN_VECTOR_REGISTERS ? 4 : 6;
     /** Columns per packed weight panel: two preferred vectors (16 floats where there is no Vector API). */
     static final int NR = KernelChoice.VECTOR_MODULE_PRESENT ? 2 * VectorKernels.preferredFloatLanes() : 16;
     /** Longest K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */

@@ -20,6 +20,12 @@ final class KernelChoice {
 
     static final boolean VECTOR_MODULE_PRESENT = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
+    /**
+     * Whether the vector kernels' tiles are sized for sixteen vector registers rather than 32
+     * ({@link VectorKernels#sixteenVectorRegisters}), decided once for all of them.
+     */
+    static final boolean SIXTEEN_VECTOR_REGISTERS = VECTOR_MODULE_PRESENT && VectorKernels.sixteenVectorRegisters();
+
     private KernelChoice() {}
 
     /** The kernels of this JVM, chosen (and the warning given) once. */

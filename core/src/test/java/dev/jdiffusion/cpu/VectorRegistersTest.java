@@ -32,6 +32,7 @@ class VectorRegistersTest {
     @Test
     void theTilesFollowTheRegisters() {
         boolean sixteen = VectorKernels.sixteenVectorRegisters();
+        assertEquals(sixteen, KernelChoice.SIXTEEN_VECTOR_REGISTERS);
         assertEquals(sixteen ? 4 : 6, GemmLayout.MR);
         if (System.getProperty(KernelChoice.REGISTERS_PROPERTY) == null) {
             // the guess: only x86 below AVX-512 has sixteen
