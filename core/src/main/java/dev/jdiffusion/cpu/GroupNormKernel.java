@@ -29,7 +29,6 @@ final class GroupNormKernel {
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Vectors of channels the statistics gather at once, each in two accumulators. */
     private static final int CHANNEL_VECTORS = 4;
-    private static final VectorMask<Float> ALL_LANES = S.maskAll(true);
     /** Pixels summed in float before the partial sum is moved into a double. */
     private static final int FLUSH = 64;
     /** Most bytes of activations in one range of the statistics: read twice, the second time from L2. */
@@ -160,6 +159,7 @@ final class GroupNormKernel {
      */
     private static double[] sums(float[] values, int rows, int channels, float[] shift, boolean squares) {
         double[] total = new double[channels];
+        float[] partial = new float[CHANNEL_VECTORS * VL];
         int c = 0;
         for (; c + CHANNEL_VECTORS * VL <= channels; c += CHANNEL_VECTORS * VL) {
             FloatVector s0 = FloatVector.fromArray(S, shift, c);
@@ -202,10 +202,11 @@ final class GroupNormKernel {
                         a0 = a0.add(v0); a1 = a1.add(v1); a2 = a2.add(v2); a3 = a3.add(v3);
                     }
                 }
-                addInto(total, c, a0.add(b0), ALL_LANES);
-                addInto(total, c + VL, a1.add(b1), ALL_LANES);
-                addInto(total, c + 2 * VL, a2.add(b2), ALL_LANES);
-                addInto(total, c + 3 * VL, a3.add(b3), ALL_LANES);
+                a0.add(b0).intoArray(partial, 0);
+                a1.add(b1).intoArray(partial, VL);
+                a2.add(b2).intoArray(partial, 2 * VL);
+                a3.add(b3).intoArray(partial, 3 * VL);
+                addInto(total, c, partial, CHANNEL_VECTORS * VL);
             }
         }
         for (; c < channels; c += VL) {
@@ -225,18 +226,20 @@ final class GroupNormKernel {
                     FloatVector v0 = FloatVector.fromArray(S, values, p * channels + c, inRange).sub(s0);
                     a0 = squares ? v0.fma(v0, a0) : a0.add(v0);
                 }
-                addInto(total, c, a0.add(b0), inRange);
+                a0.add(b0).intoArray(partial, 0);
+                addInto(total, c, partial, Math.min(VL, channels - c));
             }
         }
         return total;
     }
 
-    /** {@code total[at + lane] += partial[lane]} in double, for the lanes in range. */
-    private static void addInto(double[] total, int at, FloatVector partial, VectorMask<Float> inRange) {
-        for (int lane = 0; lane < VL; lane++) {
-            if (inRange.laneIsSet(lane)) {
-                total[at + lane] += partial.lane(lane);
-            }
+    /**
+     * {@code total[at + i] += partial[i]} in double, for {@code i < count}. The partial sums come through an
+     * array: a vector handed to a method C2 did not inline is boxed, and its lanes read as plain Java.
+     */
+    private static void addInto(double[] total, int at, float[] partial, int count) {
+        for (int i = 0; i < count; i++) {
+            total[at + i] += partial[i];
         }
     }
 }
