@@ -122,10 +122,10 @@ final class WinogradChunks {
     }
 
     /**
-     * Transforms the patches of strip {@code s} of the chunk (six tiles, fewer at its end) into the strip buffer,
-     * then packs each position's rows of it into its strips, K block by K block as the products walk them:
-     * position {@code q}'s block from {@code k0} at {@code q * positionFloats + stripRows * k0}, strip {@code s}
-     * {@code s * kc * MR} into it.
+     * Transforms the patches of strip {@code s} of the chunk ({@link GemmLayout#MR} tiles, fewer at its end) into
+     * the strip buffer, then packs each position's rows of it into its strips, K block by K block as the products
+     * walk them: position {@code q}'s block from {@code k0} at {@code q * positionFloats + stripRows * k0}, strip
+     * {@code s} {@code s * kc * MR} into it.
      */
     private static void packStrip(Winograd4x4Tiles tiles, int first, int count, int s, int channels, int step,
             int positionFloats, int stripRows, ChunkBuffers buffers) {
