@@ -34,7 +34,7 @@ import java.util.Locale;
  * once; {@code --f32} writes F32 synthetic weights where there are none yet. {@code --profile} instead times
  * one guided 64x64 U-Net step and one 512x512 VAE
  * decode per kind of op, and the fifteen shapes of product, convolution and attention that took longest (the
- * fastest of {@code --runs} passes each).
+ * fastest of {@code --runs} passes each), after the first pass's time per kind of op.
  * {@code --scaling} instead times the guided 64x64 U-Net step on one thread and on {@code --threads} in turn,
  * {@code --runs} rounds in one process, so that the two are compared in the same state of the machine.
  */
@@ -223,10 +223,17 @@ public final class ModelBenchmark {
      * Runs {@code pass} once to warm up (and pack the weights), then {@code runs} times measured, and prints the
      * fastest run's time and per-op tables against the FMA peak calibrated just before and just after it (the
      * higher of the two). A single pass on a machine whose speed drifts can land in a slow spell; the fastest of a
-     * few is the profile the other figures' best runs compare with.
+     * few is the profile the other figures' best runs compare with. The warm-up pass's own per-op times come
+     * first: what a process pays once, while it packs the weights and the JIT compiles the kernels.
      */
     private static void profilePass(String what, ProfilingBackend backend, int threads, int runs, Runnable pass) {
+        backend.reset();
+        long start = System.nanoTime();
         pass.run();
+        System.out.printf(Locale.ROOT, "%s, first pass: %.3f s (packing the weights, the JIT compiling)%n%n", what,
+                (System.nanoTime() - start) / 1e9);
+        System.out.print(backend.report(0));
+        System.out.println();
         int passes = Math.max(1, runs);
         TimedRun fastest = null;
         String byOp = null;

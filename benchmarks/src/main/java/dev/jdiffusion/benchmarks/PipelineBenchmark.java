@@ -12,7 +12,8 @@ import java.util.Locale;
 
 /**
  * A whole txt2img on a model folder (the synthetic SD 1.5 one, with a {@code tokenizer/} copied in):
- * seconds to open, resident memory after loading, seconds per denoising step, total, and the peak
+ * seconds to open, resident memory after loading, seconds per denoising step, how long the first step
+ * (which pays for packing the U-Net and for the JIT's compiling) and the decode took, total, and the peak
  * resident memory of the run.
  *
  * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N]</pre>
@@ -67,6 +68,12 @@ public final class PipelineBenchmark {
             if (stepEnds.size() > 1) {
                 System.out.printf(Locale.ROOT, "%dx%d, %d steps: %.2f s per step (best %.2f, the first step not counted)%n",
                         size, size, steps, sum / (stepEnds.size() - 1), best);
+            }
+            if (!stepEnds.isEmpty()) {
+                // what a fresh process pays once: encoding the prompts, packing the U-Net, and the JIT
+                // compiling the kernels while they run
+                System.out.printf(Locale.ROOT, "first step done %.1f s into the generation; decode %.1f s%n",
+                        (stepEnds.get(0) - begin) / 1e9, (end - stepEnds.get(stepEnds.size() - 1)) / 1e9);
             }
             System.out.printf(Locale.ROOT, "total %.1f s (text, steps, decode)%n", (end - begin) / 1e9);
             System.out.printf(Locale.ROOT, "peak resident memory %.2f GB (%.2f GB until the decode)%n",
