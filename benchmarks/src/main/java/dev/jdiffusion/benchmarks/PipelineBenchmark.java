@@ -14,28 +14,35 @@ import java.util.Locale;
  * A whole txt2img on a model folder (the synthetic SD 1.5 one, with a {@code tokenizer/} copied in):
  * seconds to open, resident memory after loading, seconds per denoising step, how long the first step
  * (which pays for packing the U-Net and for the JIT's compiling) and the decode took, total, and the peak
- * resident memory of the run.
+ * resident memory of the run. With {@code --pictures N} it makes N pictures in the process and prints each
+ * one's time, the later ones at the warm speed; {@code --keep-models} keeps the models' packed weights in memory
+ * between them ({@link StableDiffusion.Loader#keepModelsInMemory}).
  *
- * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N]</pre>
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N] [--pictures N] [--keep-models]</pre>
  */
 public final class PipelineBenchmark {
     private PipelineBenchmark() {}
 
     public static void main(String[] args) {
         if (args.length < 1) {
-            System.err.println("usage: PipelineBenchmark FOLDER [--size N] [--steps N] [--threads N] [--out FILE.png]");
+            System.err.println("usage: PipelineBenchmark FOLDER [--size N] [--steps N] [--threads N] [--pictures N] [--keep-models]"
+                    + " [--out FILE.png]");
             System.exit(2);
         }
         Path folder = Path.of(args[0]);
         int size = 512;
         int steps = 20;
         int threads = Runtime.getRuntime().availableProcessors();
+        int pictures = 1;
+        boolean keepModels = false;
         Path out = null;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--pictures" -> pictures = Integer.parseInt(args[++i]);
+                case "--keep-models" -> keepModels = true;
                 case "--out" -> out = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
@@ -45,19 +52,33 @@ public final class PipelineBenchmark {
         }
         long start = System.nanoTime();
         try (CpuBackend backend = new CpuBackend(threads);
-                StableDiffusion sd = StableDiffusion.load(folder).backend(backend).open()) {
+                StableDiffusion sd = StableDiffusion.load(folder).backend(backend).keepModelsInMemory(keepModels).open()) {
             System.out.printf(Locale.ROOT, "opened in %.1f s, resident %.2f GB%n", (System.nanoTime() - start) / 1e9,
                     ProcessMemory.residentBytes() / 1e9);
             List<Long> stepEnds = new ArrayList<>();
             long[] peakBeforeDecode = new long[2];
-            long begin = System.nanoTime();
-            Result result = sd.txt2img("a photo of a cat").negativePrompt("blurry").size(size, size).steps(steps)
-                    .scheduler(Samplers.EULER_A).seed(42).onStep(p -> {
-                        stepEnds.add(System.nanoTime());
-                        peakBeforeDecode[0] = ProcessMemory.peakResidentBytes();
-                        peakBeforeDecode[1] = backend.peakActivationBytes();
-                    }).generate();
-            long end = System.nanoTime();
+            long begin = 0;
+            long end = 0;
+            Result result = null;
+            for (int picture = 1; picture <= pictures; picture++) {
+                stepEnds.clear();
+                begin = System.nanoTime();
+                result = sd.txt2img("a photo of a cat").negativePrompt("blurry").size(size, size).steps(steps)
+                        .scheduler(Samplers.EULER_A).seed(42).onStep(p -> {
+                            stepEnds.add(System.nanoTime());
+                            peakBeforeDecode[0] = ProcessMemory.peakResidentBytes();
+                            peakBeforeDecode[1] = backend.peakActivationBytes();
+                        }).generate();
+                end = System.nanoTime();
+                if (pictures > 1) {
+                    System.out.printf(Locale.ROOT, "picture %d: %.1f s, its first step done %.1f s in%n", picture,
+                            (end - begin) / 1e9, (stepEnds.get(0) - begin) / 1e9);
+                }
+            }
+            if (pictures > 1) {
+                System.out.printf(Locale.ROOT, "the last picture (models %s between pictures):%n",
+                        keepModels ? "kept in memory" : "freed");
+            }
             double best = Double.MAX_VALUE;
             double sum = 0;
             for (int i = 1; i < stepEnds.size(); i++) {

@@ -153,7 +153,7 @@ public final class GenerationRequest {
         int first = 0;
         float[] x;
         try (Tensor context = conditioning(guided)) {
-            model.textEncoder().unloadWeights(); // only the model at work stays resident
+            doneWith(model.textEncoder()::unloadWeights); // only the model at work stays resident
             if (initImage != null) {
                 int initSteps = Math.min((int) (steps * strength), steps);
                 first = Math.max(steps - initSteps, 0) * scheduler.order();
@@ -161,7 +161,7 @@ public final class GenerationRequest {
                     throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no step to run");
                 }
                 x = initialLatents(generator, timesteps[first], scheduler);
-                model.vae().unloadWeights();
+                doneWith(model.vae()::unloadWeights);
             } else {
                 x = latents != null ? latents.clone() : generator.randn(count(latentShape));
                 float sigma = scheduler.initNoiseSigma();
@@ -182,11 +182,18 @@ public final class GenerationRequest {
                 }
             }
         }
-        model.unet().unloadWeights();
+        doneWith(model.unet()::unloadWeights);
         Image image = decode(x, latentShape);
-        model.vae().unloadWeights();
+        doneWith(model.vae()::unloadWeights);
         return new Result(image, new GenerationParameters(prompt, negativePrompt, width, height, steps, guidance,
                 sampler.userName(), usedSeed, clipSkip, initImage != null ? strength : 0, model.name()));
+    }
+
+    /** Frees a model's prepared weights now that its part is done, unless the models are kept in memory. */
+    private void doneWith(Runnable unloadWeights) {
+        if (!model.keepsModelsInMemory()) {
+            unloadWeights.run();
+        }
     }
 
     /** {@code [uncond; cond]} ({@code [2, 77, d]}) with guidance, {@code cond} alone without. */

@@ -53,10 +53,11 @@ public final class StableDiffusion implements AutoCloseable {
     private final SchedulerConfig schedulerConfig;
     private final Samplers defaultSampler;
     private final AutoCloseable weightsFile;
+    private final boolean keepModelsInMemory;
 
     private StableDiffusion(String name, Backend backend, boolean ownsBackend, ClipTokenizer tokenizer,
             ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig,
-            Samplers defaultSampler, AutoCloseable weightsFile) {
+            Samplers defaultSampler, AutoCloseable weightsFile, boolean keepModelsInMemory) {
         this.name = name;
         this.backend = backend;
         this.ownsBackend = ownsBackend;
@@ -67,6 +68,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.schedulerConfig = schedulerConfig;
         this.defaultSampler = defaultSampler;
         this.weightsFile = weightsFile;
+        this.keepModelsInMemory = keepModelsInMemory;
     }
 
     /**
@@ -106,6 +108,7 @@ public final class StableDiffusion implements AutoCloseable {
         private Path configFolder;
         private Path tokenizerFolder;
         private PredictionType predictionType;
+        private boolean keepModelsInMemory;
 
         private Loader(Path path, RepoReference repo) {
             this.path = path;
@@ -172,6 +175,19 @@ public final class StableDiffusion implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Keeps every model's weights prepared for the kernels between generations. By default a generation frees
+         * each model's prepared weights (the CPU's packed panels) once its part is done, so that only the model at
+         * work is in memory, and the next generation prepares them again from the weights file. Kept, the
+         * generations after the first skip that: on SD 1.5 with 16-bit weights at 512x512 on two cores, each
+         * picture after the first took about 2 s less, and the peak resident memory rose from 2.7 GB to 3.3 GB (the
+         * three models at once). For an application or a batch that makes many pictures.
+         */
+        public Loader keepModelsInMemory(boolean keep) {
+            this.keepModelsInMemory = keep;
+            return this;
+        }
+
         /** For a single-file checkpoint: the CLIP tokenizer folder ({@code vocab.json}, {@code merges.txt}). */
         public Loader tokenizer(Path folder) {
             this.tokenizerFolder = folder;
@@ -224,7 +240,8 @@ public final class StableDiffusion implements AutoCloseable {
                     checkpoint.releaseResidentPages(); // weights are read when first used, not kept from loading
                 }
                 String name = modelName(location);
-                return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint);
+                return new StableDiffusion(name, b, backend == null, tokenizer, text, unet, vae, config, sampler, checkpoint,
+                        keepModelsInMemory);
             } catch (RuntimeException e) {
                 for (AutoCloseable part : opened) {
                     try {
@@ -324,6 +341,11 @@ public final class StableDiffusion implements AutoCloseable {
 
     SchedulerConfig schedulerConfig() {
         return schedulerConfig;
+    }
+
+    /** Whether a generation leaves the models' prepared weights in memory ({@link Loader#keepModelsInMemory}). */
+    boolean keepsModelsInMemory() {
+        return keepModelsInMemory;
     }
 
     /** The text conditioning of one prompt: {@code [1, 77, hidden]} (clip skip 0 = the last layer). */

@@ -1,5 +1,6 @@
 package dev.jdiffusion.pipeline;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -11,7 +12,10 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** What a generation keeps in memory: only the model at work holds its packed weights. */
+/**
+ * What a generation keeps in memory: only the model at work holds its packed weights, unless the models are kept
+ * in memory between generations.
+ */
 class ResidentWeightsTest {
 
     @Test
@@ -38,7 +42,34 @@ class ResidentWeightsTest {
             sd.unet().unloadWeights();
 
             float[] second = sd.txt2img("a red cube").size(64, 64).steps(2).seed(3).generate().image().rgb();
-            org.junit.jupiter.api.Assertions.assertArrayEquals(first, second, "weights packed again give the same picture");
+            assertArrayEquals(first, second, "weights packed again give the same picture");
+        }
+    }
+
+    @Test
+    void keptModelsStayPackedBetweenGenerationsAndMakeTheSamePictures() {
+        float[] freed;
+        try (StableDiffusion sd = StableDiffusion.load(Fixtures.folder("pipeline")).open()) {
+            freed = sd.txt2img("a red cube").size(64, 64).steps(2).seed(3).generate().image().rgb();
+        }
+        try (CpuBackend backend = new CpuBackend(2);
+                StableDiffusion sd = StableDiffusion.load(Fixtures.folder("pipeline")).backend(backend)
+                        .keepModelsInMemory(true).open()) {
+            float[] first = sd.txt2img("a red cube").size(64, 64).steps(2).seed(3).generate().image().rgb();
+            long allModels = backend.packedWeightBytes();
+            assertTrue(allModels > 0, "the models stay packed after the image");
+
+            List<Long> duringSteps = new ArrayList<>();
+            float[] second = sd.txt2img("a red cube").size(64, 64).steps(2).seed(3)
+                    .onStep(progress -> duringSteps.add(backend.packedWeightBytes())).generate().image().rgb();
+            assertTrue(duringSteps.stream().allMatch(bytes -> bytes == allModels),
+                    "every model stays packed through the next generation: " + duringSteps + ", all models " + allModels);
+            assertEquals(allModels, backend.packedWeightBytes());
+            assertArrayEquals(freed, first, "kept models make the picture freed ones make");
+            assertArrayEquals(freed, second);
+
+            sd.unet().unloadWeights();
+            assertTrue(backend.packedWeightBytes() < allModels, "a kept model can still be unloaded by hand");
         }
     }
 }

@@ -172,7 +172,8 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /**
      * Frees the backend's prepared copies of this model's weights (the CPU's packed panels) until its next
      * run, which prepares them again from the weights file. The pipeline calls it once a model's part of a
-     * generation is done, so that only the model at work is resident.
+     * generation is done, so that only the model at work is resident (unless the models are kept in memory:
+     * {@code StableDiffusion.Loader.keepModelsInMemory}).
      */
     public void unloadWeights() {
         weights.unloadPrepared();

@@ -30,7 +30,7 @@ public final class Jdiffusion {
     private static final Set<String> GENERATION_OPTIONS = Set.of("model", "prompt", "negative", "steps", "cfg", "sampler",
             "seed", "size", "batch-count", "clip-skip", "strength", "init", "tokenizer", "config-from", "out", "threads",
             "device", "variant");
-    private static final Set<String> FLAGS = Set.of("help", "offline");
+    private static final Set<String> FLAGS = Set.of("help", "offline", "keep-models");
 
     private static final String HELP = """
             Usage: jdiffusion <command> [options]
@@ -56,6 +56,8 @@ public final class Jdiffusion {
               --seed N               seed of the torch-compatible generator; random and printed when not given
               --size WxH             picture size, multiples of 8                  (512x512; img2img: the image's)
               --batch-count N        pictures to make, with seeds seed, seed+1, ...                  (1)
+              --keep-models          keep every model ready in memory between the pictures: each one after the
+                                     first starts seconds sooner, and the peak memory holds all the models at once
               --clip-skip N          A1111's clip skip: 1 = the last text-encoder layer, 2 = the one before (1)
               --strength S           img2img: how much of the schedule runs, in (0, 1]                (0.75)
               --init IMAGE           img2img: the starting picture                                    (required)
@@ -165,6 +167,9 @@ public final class Jdiffusion {
         }
         if (a.has("offline")) {
             loader.hub(HubSettings.fromEnvironment().withOffline(true));
+        }
+        if (a.has("keep-models")) {
+            loader.keepModelsInMemory(true);
         }
         loader.downloadProgress(new DownloadBar(err, System.console() != null));
         Interruption interruption = Interruption.install();

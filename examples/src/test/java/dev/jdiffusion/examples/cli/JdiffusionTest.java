@@ -1,5 +1,6 @@
 package dev.jdiffusion.examples.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,6 +11,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,6 +44,23 @@ class JdiffusionTest {
         assertEquals(Jdiffusion.OK, run("info", dir.resolve("7.png").toString()));
         assertTrue(out.toString().contains("Seed: 7"), out.toString());
         assertTrue(err.toString().contains("step 2/2"), "progress is reported: " + err);
+    }
+
+    @Test
+    void keptModelsMakeTheSamePictures() {
+        Path model = Fixtures.folder("pipeline");
+        List<String> twoPictures = List.of("txt2img", "--model", model.toString(), "--prompt", "a red cube", "--size",
+                "64x64", "--steps", "2", "--seed", "3", "--batch-count", "2", "--out");
+        List<String> freed = new ArrayList<>(twoPictures);
+        freed.add(dir.resolve("freed").toString());
+        List<String> kept = new ArrayList<>(twoPictures);
+        kept.addAll(List.of(dir.resolve("kept").toString(), "--keep-models"));
+        assertEquals(Jdiffusion.OK, run(freed.toArray(String[]::new)), err.toString());
+        assertEquals(Jdiffusion.OK, run(kept.toArray(String[]::new)), err.toString());
+        for (String picture : List.of("3.png", "4.png")) {
+            assertArrayEquals(Png.read(dir.resolve("freed").resolve(picture)).rgb(),
+                    Png.read(dir.resolve("kept").resolve(picture)).rgb(), picture);
+        }
     }
 
     @Test
