@@ -47,6 +47,9 @@ public final class PipelineBenchmark {
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
         }
+        if (pictures < 1) {
+            throw new IllegalArgumentException("--pictures must be >= 1, got " + pictures);
+        }
         if (!Files.isDirectory(folder.resolve("tokenizer"))) {
             throw new IllegalArgumentException(folder + " has no tokenizer/: copy a CLIP tokenizer folder in");
         }
