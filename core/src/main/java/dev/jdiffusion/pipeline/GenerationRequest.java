@@ -16,7 +16,9 @@ import java.util.function.Consumer;
  * {@code StableDiffusionPipeline} / {@code StableDiffusionImg2ImgPipeline} run it: classifier-free guidance
  * with the unconditional and conditional halves in one batched U-Net call (skipped at guidance 1), the
  * initial noise and any sampler noise from a torch-compatible generator, so a seed means the same
- * picture as in diffusers on a CPU. Every argument is checked before any heavy work starts.
+ * picture as in diffusers on a CPU. Each setter refuses a bad value at once, with an
+ * {@link IllegalArgumentException} that names it; what depends on several settings is checked before any
+ * heavy work starts.
  */
 public final class GenerationRequest {
     private final StableDiffusion model;
@@ -43,6 +45,11 @@ public final class GenerationRequest {
         this.initImage = initImage;
         this.sampler = model.defaultSampler();
         if (initImage != null) {
+            if (!fitsTheVae(initImage.width(), initImage.height())) {
+                throw new IllegalArgumentException("img2img works at the init image's size, " + initImage.width() + "x"
+                        + initImage.height() + ", which is not a multiple of " + sizeStep()
+                        + " on both sides; resize or crop it");
+            }
             this.width = initImage.width();
             this.height = initImage.height();
         }
@@ -59,23 +66,37 @@ public final class GenerationRequest {
             throw new IllegalArgumentException("img2img works at the init image's size, " + initImage.width() + "x"
                     + initImage.height() + "; resize the image instead");
         }
+        if (!fitsTheVae(width, height)) {
+            throw new IllegalArgumentException("the size must be a positive multiple of " + sizeStep()
+                    + " on both sides, got " + width + "x" + height);
+        }
         this.width = width;
         this.height = height;
         return this;
     }
 
+    /** Denoising steps, at least 1. */
     public GenerationRequest steps(int steps) {
+        if (steps < 1) {
+            throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        }
         this.steps = steps;
         return this;
     }
 
     /** Classifier-free guidance scale; 1 or less runs the U-Net once per step without the negative prompt. */
     public GenerationRequest guidance(double scale) {
+        if (!(scale >= 0) || Double.isInfinite(scale)) {
+            throw new IllegalArgumentException("guidance must be a finite number >= 0, got " + scale);
+        }
         this.guidance = scale;
         return this;
     }
 
     public GenerationRequest scheduler(Samplers sampler) {
+        if (sampler == null) {
+            throw new IllegalArgumentException("the sampler must not be null (the model's own is the default)");
+        }
         this.sampler = sampler;
         return this;
     }
@@ -94,12 +115,23 @@ public final class GenerationRequest {
 
     /** Skips the last {@code layers} layers of the text encoder (A1111's "Clip skip" minus one). */
     public GenerationRequest clipSkip(int layers) {
+        int last = model.textEncoder().config().numHiddenLayers() - 1;
+        if (layers < 0 || layers > last) {
+            throw new IllegalArgumentException("clip skip must be in [0, " + last + "], got " + layers + " (A1111's Clip skip "
+                    + (layers + 1) + ", which goes from 1 to " + (last + 1) + ")");
+        }
         this.clipSkip = layers;
         return this;
     }
 
     /** img2img: how much of the schedule runs, in (0, 1]; 1 ignores the init image's content. */
     public GenerationRequest strength(double strength) {
+        if (initImage == null) {
+            throw new IllegalStateException("strength belongs to img2img: txt2img starts from pure noise");
+        }
+        if (!(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+        }
         this.strength = strength;
         return this;
     }
@@ -110,24 +142,18 @@ public final class GenerationRequest {
         return this;
     }
 
-    private void validate(int factor) {
-        if (width < 8 || height < 8 || width % 8 != 0 || height % 8 != 0 || width % factor != 0 || height % factor != 0) {
-            throw new IllegalArgumentException("the size must be a positive multiple of " + Math.max(8, factor)
-                    + " on both sides, got " + width + "x" + height);
-        }
-        if (steps < 1) {
-            throw new IllegalArgumentException("steps must be >= 1, got " + steps);
-        }
-        if (!(guidance >= 0) || Double.isInfinite(guidance)) {
-            throw new IllegalArgumentException("guidance must be a finite number >= 0, got " + guidance);
-        }
-        if (initImage != null && !(strength > 0 && strength <= 1)) {
-            throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
-        }
-        if (clipSkip < 0 || clipSkip >= model.textEncoder().config().numHiddenLayers()) {
-            throw new IllegalArgumentException("clip skip must be in [0, " + (model.textEncoder().config().numHiddenLayers() - 1)
-                    + "], got " + clipSkip);
-        }
+    /** What sizes come in: the VAE's downscale (8 for SD), so that a picture maps to whole latents and back. */
+    private int sizeStep() {
+        return Math.max(8, model.vae().config().downscale());
+    }
+
+    private boolean fitsTheVae(int width, int height) {
+        int step = sizeStep();
+        return width >= step && height >= step && width % step == 0 && height % step == 0;
+    }
+
+    /** The one check that needs several settings at once; each setter has checked its own value. */
+    private void checkLatents(int factor) {
         int latentCount = 4 * (height / factor) * (width / factor);
         if (latents != null && (initImage != null || latents.length != latentCount)) {
             throw new IllegalArgumentException(initImage != null ? "img2img starts from the init image, not from given latents"
@@ -139,7 +165,7 @@ public final class GenerationRequest {
     /** Runs the generation. */
     public Result generate() {
         int factor = model.vae().config().downscale();
-        validate(factor);
+        checkLatents(factor);
         long usedSeed = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 32);
         TorchGenerator generator = new TorchGenerator(usedSeed);
         int latentHeight = height / factor;

@@ -59,19 +59,35 @@ class BadInputTest {
     }
 
     @Test
-    void sizesStepsGuidanceStrengthAndClipSkipOutOfRange() {
-        refused("multiple of", () -> sd.txt2img("x").size(60, 64).generate());
-        refused("multiple of", () -> sd.txt2img("x").size(0, 64).generate());
-        refused("steps must be >= 1", () -> sd.txt2img("x").size(64, 64).steps(0).generate());
-        refused("guidance", () -> sd.txt2img("x").size(64, 64).guidance(-1).generate());
-        refused("guidance", () -> sd.txt2img("x").size(64, 64).guidance(Double.NaN).generate());
-        refused("clip skip", () -> sd.txt2img("x").size(64, 64).clipSkip(5).generate());
-        refused("latents", () -> sd.txt2img("x").size(64, 64).latents(new float[3]).generate());
+    void eachSettingIsRefusedWhereItIsGiven() {
+        refused("multiple of 8", () -> sd.txt2img("x").size(60, 64));
+        refused("multiple of 8", () -> sd.txt2img("x").size(0, 64));
+        refused("steps must be >= 1", () -> sd.txt2img("x").steps(0));
+        refused("guidance", () -> sd.txt2img("x").guidance(-1));
+        refused("guidance", () -> sd.txt2img("x").guidance(Double.NaN));
+        refused("sampler", () -> sd.txt2img("x").scheduler(null));
+        refused("clip skip must be in [0, 2], got 5 (A1111's Clip skip 6, which goes from 1 to 3)", () -> sd.txt2img("x").clipSkip(5));
+        refused("clip skip", () -> sd.txt2img("x").clipSkip(-1));
         Image init = Png.read(Fixtures.folder("pipeline").resolve("init_image.png"));
-        refused("strength", () -> sd.img2img(init, "x").strength(0).generate());
-        refused("strength", () -> sd.img2img(init, "x").strength(1.5).generate());
+        refused("strength", () -> sd.img2img(init, "x").strength(0));
+        refused("strength", () -> sd.img2img(init, "x").strength(1.5));
+        refused("init image's size", () -> sd.img2img(init, "x").size(init.width() + 8, init.height()));
         refused("init image", () -> sd.img2img(null, "x"));
         refused("unknown sampler", () -> dev.jdiffusion.schedulers.Samplers.byName("nope"));
+        IllegalStateException txt2imgStrength = assertThrows(IllegalStateException.class,
+                () -> sd.txt2img("x").strength(0.5));
+        assertTrue(txt2imgStrength.getMessage().contains("img2img"), txt2imgStrength.getMessage());
+    }
+
+    @Test
+    void anInitImageTheVaeCannotMapToLatents() {
+        refused("60x64, which is not a multiple of 8", () -> sd.img2img(new Image(60, 64, new float[60 * 64 * 3]), "x"));
+    }
+
+    @Test
+    void latentsThatDoNotMatchTheSizeAreRefusedBeforeTheFirstStep() {
+        refused("latents", () -> sd.txt2img("x").size(64, 64).latents(new float[3]).generate());
+        refused("latents", () -> sd.txt2img("x").latents(new float[4 * 8 * 8]).size(128, 64).generate());
     }
 
     @Test

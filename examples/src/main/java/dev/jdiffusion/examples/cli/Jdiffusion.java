@@ -1,5 +1,6 @@
 package dev.jdiffusion.examples.cli;
 
+import dev.jdiffusion.image.Image;
 import dev.jdiffusion.image.Png;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.Result;
@@ -151,8 +152,25 @@ public final class Jdiffusion {
             throw new UsageException("the init image " + init + " does not exist");
         }
         long firstSeed = a.has("seed") ? seed(a.get("seed", "")) : ThreadLocalRandom.current().nextLong(0, 1L << 32);
+        // Values checked here, before the model opens (which may mean a download); the request checks them again.
+        int steps = a.integer("steps", 25);
+        double cfg = a.decimal("cfg", 7.5);
+        double strength = a.decimal("strength", 0.75);
+        if (steps < 1) {
+            throw new UsageException("--steps must be >= 1, got " + steps);
+        }
+        if (!(cfg >= 0) || Double.isInfinite(cfg)) {
+            throw new UsageException("--cfg must be a finite number >= 0, got " + a.get("cfg", ""));
+        }
+        if (!(strength > 0 && strength <= 1)) {
+            throw new UsageException("--strength must be in (0, 1], got " + a.get("strength", ""));
+        }
+        if (a.has("threads") && a.integer("threads", 1) < 1) {
+            throw new UsageException("--threads must be >= 1, got " + a.get("threads", ""));
+        }
+        Image initImage = init == null ? null : Png.read(init);
 
-        StableDiffusion.Loader loader = StableDiffusion.load(model).device(Device.parse(a.get("device", "cpu")));
+        StableDiffusion.Loader loader = StableDiffusion.load(model).device(device(a.get("device", "cpu")));
         if (a.has("threads")) {
             loader.threads(a.integer("threads", 1));
         }
@@ -176,12 +194,17 @@ public final class Jdiffusion {
         try (StableDiffusion sd = loader.open()) {
             for (int i = 0; i < batchCount; i++) {
                 long seed = firstSeed + i;
-                GenerationRequest request = img2img ? sd.img2img(Png.read(init), prompt).strength(a.decimal("strength", 0.75))
-                        : sd.txt2img(prompt);
-                request.negativePrompt(a.get("negative", "")).steps(a.integer("steps", 25)).guidance(a.decimal("cfg", 7.5))
-                        .clipSkip(clipSkip - 1).seed(seed);
-                if (size != null) {
-                    request.size(size[0], size[1]);
+                GenerationRequest request;
+                try {
+                    request = img2img ? sd.img2img(initImage, prompt).strength(strength) : sd.txt2img(prompt);
+                    request.negativePrompt(a.get("negative", "")).steps(steps).guidance(cfg).clipSkip(clipSkip - 1)
+                            .seed(seed);
+                    if (size != null) {
+                        request.size(size[0], size[1]);
+                    }
+                } catch (IllegalArgumentException e) {
+                    // A value this model cannot take (a clip skip past its layers, an init image's odd size).
+                    throw new UsageException(e.getMessage());
                 }
                 if (sampler != null) {
                     request.scheduler(sampler);
@@ -218,12 +241,25 @@ public final class Jdiffusion {
         String[] parts = text.toLowerCase(Locale.ROOT).split("x");
         try {
             if (parts.length == 2) {
-                return new int[] {Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim())};
+                int width = Integer.parseInt(parts[0].trim());
+                int height = Integer.parseInt(parts[1].trim());
+                if (width >= 8 && height >= 8 && width % 8 == 0 && height % 8 == 0) {
+                    return new int[] {width, height};
+                }
             }
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new UsageException("--size must be WIDTHxHEIGHT, e.g. 512x512, got '" + text + "'");
+        throw new UsageException("--size must be WIDTHxHEIGHT in positive multiples of 8, e.g. 512x512 or 768x512, got '"
+                + text + "'");
+    }
+
+    private static Device device(String text) {
+        try {
+            return Device.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
     }
 
     private static long seed(String text) {

@@ -88,6 +88,36 @@ class JdiffusionTest {
     }
 
     @Test
+    void valuesOutOfRangeAreRefusedBeforeTheModelOpens() {
+        // The model does not exist: a value checked only after opening it would fail with 1, not 2.
+        String missing = dir.resolve("nothing").toString();
+        Path init = Fixtures.folder("pipeline").resolve("init_image.png");
+        List<List<String>> badValues = List.of(List.of("--size", "500x512"), List.of("--size", "0x512"),
+                List.of("--steps", "0"), List.of("--cfg", "-1"), List.of("--cfg", "NaN"), List.of("--threads", "0"),
+                List.of("--device", "tpu"));
+        for (List<String> bad : badValues) {
+            List<String> args = new ArrayList<>(List.of("txt2img", "--model", missing, "--prompt", "x"));
+            args.addAll(bad);
+            assertEquals(Jdiffusion.USAGE, run(args.toArray(String[]::new)), bad + ": " + err);
+        }
+        assertEquals(Jdiffusion.USAGE, run("img2img", "--model", missing, "--prompt", "x", "--init", init.toString(),
+                "--strength", "1.5"));
+        String said = err.toString();
+        for (String words : List.of("--size must be WIDTHxHEIGHT in positive multiples of 8", "--steps must be >= 1",
+                "--cfg must be a finite number", "--threads must be >= 1", "unknown device 'tpu'", "--strength must be in")) {
+            assertTrue(said.contains(words), "says " + words + ": " + said);
+        }
+    }
+
+    @Test
+    void aClipSkipPastTheModelsLayersIsABadCommandLine() {
+        int code = run("txt2img", "--model", Fixtures.folder("pipeline").toString(), "--prompt", "x", "--clip-skip", "30",
+                "--out", dir.toString());
+        assertEquals(Jdiffusion.USAGE, code, err.toString());
+        assertTrue(err.toString().contains("A1111's Clip skip 30, which goes from 1 to 3"), err.toString());
+    }
+
+    @Test
     void aModelThatCannotBeFoundFailsWithOne() {
         assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", dir.resolve("nothing").toString(), "--prompt", "x"));
         assertEquals(Jdiffusion.FAILED, run("txt2img", "--model", "someone/not-cached", "--offline", "--prompt", "x"));
