@@ -2,8 +2,12 @@ package dev.jdiffusion.image;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Map;
 import javax.imageio.IIOImage;
@@ -12,6 +16,8 @@ import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.ImageWriter;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageOutputStream;
+import javax.imageio.stream.MemoryCacheImageOutputStream;
 
 /** PNG files in and out (through the JDK's ImageIO), with text chunks for the generation parameters. */
 public final class Png {
@@ -81,6 +87,20 @@ public final class Png {
         }
     }
 
+    /** Why a file operation failed, in words: NIO's exceptions carry the reason in their type. */
+    private static String reason(IOException e) {
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof NoSuchFileException) {
+            return "no such file or folder";
+        }
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
     /** Writes an 8-bit RGB PNG with the given {@code tEXt} chunks (keyword to text). */
     public static void write(Image image, Path file, Map<String, String> text) {
         BufferedImage picture = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
@@ -110,13 +130,14 @@ public final class Png {
             if (file.toAbsolutePath().getParent() != null) {
                 Files.createDirectories(file.toAbsolutePath().getParent());
             }
-            Files.deleteIfExists(file); // the stream overwrites in place and would keep a longer file's tail
-            try (var out = ImageIO.createImageOutputStream(file.toFile())) {
+            // Opened by NIO, not by ImageIO's file stream, which prints a failure to open and goes on with none.
+            try (OutputStream stream = Files.newOutputStream(file);
+                    ImageOutputStream out = new MemoryCacheImageOutputStream(stream)) {
                 writer.setOutput(out);
                 writer.write(null, new IIOImage(picture, null, metadata), null);
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
+            throw new UncheckedIOException("cannot write " + file + ": " + reason(e), e);
         } finally {
             writer.dispose();
         }

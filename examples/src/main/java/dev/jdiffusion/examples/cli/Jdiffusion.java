@@ -8,7 +8,9 @@ import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.weights.hub.HubSettings;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -169,6 +171,8 @@ public final class Jdiffusion {
             throw new UsageException("--threads must be >= 1, got " + a.get("threads", ""));
         }
         Image initImage = init == null ? null : Png.read(init);
+        Path destination = Path.of(a.get("out", "outputs"));
+        checkWritable(isPngFile(destination) ? destination.toAbsolutePath().getParent() : destination);
 
         StableDiffusion.Loader loader = StableDiffusion.load(model).device(device(a.get("device", "cpu")));
         if (a.has("threads")) {
@@ -219,7 +223,7 @@ public final class Jdiffusion {
                 });
                 bar.begin();
                 Result result = request.generate();
-                Path file = outputFile(Path.of(a.get("out", "outputs")), seed, i, batchCount);
+                Path file = outputFile(destination, seed, i, batchCount);
                 result.save(file);
                 out.println(file + "  (seed " + seed + ")");
             }
@@ -270,10 +274,28 @@ public final class Jdiffusion {
         }
     }
 
+    private static boolean isPngFile(Path out) {
+        return out.getFileName() != null && out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png");
+    }
+
+    /** Makes the output folder, or says why it cannot be written, before minutes of work would be lost. */
+    private static void checkWritable(Path folder) {
+        try {
+            Files.createDirectories(folder);
+        } catch (FileAlreadyExistsException e) {
+            throw new UsageException("--out: " + e.getFile() + " is a file, not a folder");
+        } catch (IOException e) {
+            throw new UsageException("--out: cannot make the folder " + folder + " (" + e.getClass().getSimpleName() + ")");
+        }
+        if (!Files.isWritable(folder)) {
+            throw new UsageException("--out: the folder " + folder + " is not writable");
+        }
+    }
+
     /** A .png path as given (numbered for several pictures), else {@code <folder>/<seed>.png}. */
     static Path outputFile(Path out, long seed, int index, int count) {
-        String name = out.getFileName().toString();
-        if (name.toLowerCase(Locale.ROOT).endsWith(".png")) {
+        if (isPngFile(out)) {
+            String name = out.getFileName().toString();
             return count == 1 ? out : out.resolveSibling(name.substring(0, name.length() - 4) + "-" + (index + 1) + ".png");
         }
         Path file = out.resolve(seed + ".png");

@@ -110,6 +110,16 @@ class JdiffusionTest {
     }
 
     @Test
+    void anOutputThatCannotBeWrittenIsRefusedBeforeTheModelOpens() throws Exception {
+        Path file = Files.writeString(dir.resolve("notes.txt"), "a file, not a folder");
+        String missing = dir.resolve("nothing").toString();
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--model", missing, "--prompt", "x", "--out",
+                file.resolve("cat.png").toString()));
+        assertEquals(Jdiffusion.USAGE, run("txt2img", "--model", missing, "--prompt", "x", "--out", file.toString()));
+        assertTrue(err.toString().contains(file + " is a file, not a folder"), err.toString());
+    }
+
+    @Test
     void aClipSkipPastTheModelsLayersIsABadCommandLine() {
         int code = run("txt2img", "--model", Fixtures.folder("pipeline").toString(), "--prompt", "x", "--clip-skip", "30",
                 "--out", dir.toString());
