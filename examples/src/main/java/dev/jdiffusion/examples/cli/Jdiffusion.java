@@ -57,6 +57,7 @@ public final class Jdiffusion {
               --sampler NAME         %s
                                      (default: the model's own scheduler)
               --seed N               seed of the torch-compatible generator; random and printed when not given
+                                     or negative (A1111's -1)
               --size WxH             picture size, multiples of 8                  (512x512; img2img: the image's)
               --batch-count N        pictures to make, with seeds seed, seed+1, ...                  (1)
               --keep-models          keep every model ready in memory between the pictures: each one after the
@@ -153,7 +154,8 @@ public final class Jdiffusion {
         if (init != null && !Files.exists(init)) {
             throw new UsageException("the init image " + init + " does not exist");
         }
-        long firstSeed = a.has("seed") ? seed(a.get("seed", "")) : ThreadLocalRandom.current().nextLong(0, 1L << 32);
+        long givenSeed = a.has("seed") ? seed(a.get("seed", "")) : -1;
+        long firstSeed = givenSeed >= 0 ? givenSeed : ThreadLocalRandom.current().nextLong(0, 1L << 32);
         // Values checked here, before the model opens (which may mean a download); the request checks them again.
         int steps = a.integer("steps", 25);
         double cfg = a.decimal("cfg", 7.5);

@@ -47,6 +47,17 @@ class JdiffusionTest {
     }
 
     @Test
+    void aNegativeSeedDrawsARandomOneAsA1111Does() {
+        int code = run("txt2img", "--model", Fixtures.folder("pipeline").toString(), "--prompt", "x", "--size", "64x64",
+                "--steps", "1", "--seed", "-1", "--out", dir.toString());
+        assertEquals(Jdiffusion.OK, code, err.toString());
+        String printed = out.toString();
+        long seed = Long.parseLong(printed.substring(printed.indexOf("(seed ") + 6, printed.indexOf(')')));
+        assertTrue(seed >= 0, printed);
+        assertTrue(Files.exists(dir.resolve(seed + ".png")), printed);
+    }
+
+    @Test
     void keptModelsMakeTheSamePictures() {
         Path model = Fixtures.folder("pipeline");
         List<String> twoPictures = List.of("txt2img", "--model", model.toString(), "--prompt", "a red cube", "--size",
