@@ -23,7 +23,7 @@ import javax.imageio.stream.MemoryCacheImageOutputStream;
 public final class Png {
     private Png() {}
 
-    /** Reads a PNG (or any format ImageIO knows) as RGB; alpha is dropped. */
+    /** Reads a PNG (or any format ImageIO knows) as RGB, as {@link Image#fromBufferedImage} takes it. */
     public static Image read(Path file) {
         BufferedImage picture;
         try {
@@ -37,19 +37,7 @@ public final class Png {
         if (picture.getWidth() < 1 || picture.getHeight() < 1) {
             throw new IllegalArgumentException(file + " is an empty image");
         }
-        int width = picture.getWidth();
-        int height = picture.getHeight();
-        byte[] rgb = new byte[width * height * 3];
-        for (int y = 0; y < height; y++) {
-            for (int x = 0; x < width; x++) {
-                int argb = picture.getRGB(x, y);
-                int at = (y * width + x) * 3;
-                rgb[at] = (byte) (argb >> 16);
-                rgb[at + 1] = (byte) (argb >> 8);
-                rgb[at + 2] = (byte) argb;
-            }
-        }
-        return Image.fromBytes(width, height, rgb);
+        return Image.fromBufferedImage(picture);
     }
 
     /** The {@code tEXt} (and {@code iTXt}) chunks of a PNG, keyword to text. */
@@ -103,15 +91,7 @@ public final class Png {
 
     /** Writes an 8-bit RGB PNG with the given {@code tEXt} chunks (keyword to text). */
     public static void write(Image image, Path file, Map<String, String> text) {
-        BufferedImage picture = new BufferedImage(image.width(), image.height(), BufferedImage.TYPE_INT_RGB);
-        byte[] rgb = image.toBytes();
-        for (int y = 0; y < image.height(); y++) {
-            for (int x = 0; x < image.width(); x++) {
-                int at = (y * image.width() + x) * 3;
-                picture.setRGB(x, y, (Byte.toUnsignedInt(rgb[at]) << 16) | (Byte.toUnsignedInt(rgb[at + 1]) << 8)
-                        | Byte.toUnsignedInt(rgb[at + 2]));
-            }
-        }
+        BufferedImage picture = image.toBufferedImage();
         ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
         try {
             IIOMetadata metadata = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(picture), null);

@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,6 +36,40 @@ class PngTest {
         Png.write(image, file, Map.of("parameters", "a cat\nSteps: 2"));
         assertArrayEquals(image.rgb(), Png.read(file).rgb());
         assertEquals("a cat\nSteps: 2", Png.readText(file).get("parameters"));
+    }
+
+    @Test
+    void grayscaleIsReadAsStoredNotAsLinearLight() throws IOException {
+        int[] levels = {0, 64, 128, 200, 255};
+        BufferedImage eightBit = new BufferedImage(levels.length, 1, BufferedImage.TYPE_BYTE_GRAY);
+        BufferedImage sixteenBit = new BufferedImage(levels.length, 1, BufferedImage.TYPE_USHORT_GRAY);
+        for (int x = 0; x < levels.length; x++) {
+            eightBit.getRaster().setSample(x, 0, 0, levels[x]);
+            sixteenBit.getRaster().setSample(x, 0, 0, levels[x] * 257);
+        }
+        for (BufferedImage gray : List.of(eightBit, sixteenBit)) {
+            Path file = dir.resolve("gray" + gray.getType() + ".png");
+            ImageIO.write(gray, "png", file.toFile());
+            byte[] read = Png.read(file).toBytes();
+            for (int x = 0; x < levels.length; x++) {
+                for (int c = 0; c < 3; c++) {
+                    assertEquals(levels[x], Byte.toUnsignedInt(read[x * 3 + c]), "type " + gray.getType() + ", x " + x);
+                }
+            }
+        }
+    }
+
+    @Test
+    void javasImagesConvertBothWays() {
+        Image image = gradient(24, 16);
+        BufferedImage picture = image.toBufferedImage();
+        assertEquals(image.toBytes()[3 * 5] & 0xff, (picture.getRGB(5, 0) >> 16) & 0xff, "red of pixel 5");
+        assertEquals(image, Image.fromBufferedImage(picture));
+        BufferedImage withAlpha = new BufferedImage(2, 1, BufferedImage.TYPE_INT_ARGB);
+        withAlpha.setRGB(0, 0, 0x00102030);
+        withAlpha.setRGB(1, 0, 0xff405060);
+        assertArrayEquals(new byte[] {0x10, 0x20, 0x30, 0x40, 0x50, 0x60}, Image.fromBufferedImage(withAlpha).toBytes(),
+                "alpha is dropped, the colour kept, as PIL's convert(\"RGB\") does");
     }
 
     @Test
