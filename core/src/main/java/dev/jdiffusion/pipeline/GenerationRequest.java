@@ -162,8 +162,16 @@ public final class GenerationRequest {
         }
     }
 
-    /** Runs the generation. */
+    /**
+     * Runs the generation: at once, or once the model's generation under way from another thread has ended.
+     *
+     * @throws IllegalStateException if the model has been closed
+     */
     public Result generate() {
+        return model.exclusively(this::run);
+    }
+
+    private Result run() {
         int factor = model.vae().config().downscale();
         checkLatents(factor);
         long usedSeed = seed != null ? seed : ThreadLocalRandom.current().nextLong(0, 1L << 32);

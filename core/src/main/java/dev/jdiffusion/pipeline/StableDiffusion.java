@@ -29,11 +29,15 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
  * A loaded Stable Diffusion model: tokenizer, text encoder, U-Net, VAE and the scheduler settings of a
- * diffusers folder. Immutable and safe to share: each {@link #txt2img} / {@link #img2img} request carries
- * its own state. Close it to free the weights and the backend.
+ * diffusers folder. Safe to share between threads: each {@link #txt2img} / {@link #img2img} request carries
+ * its own state, and generations take turns, one at a time (they share the weights, which a generation frees
+ * as it goes, and the backend already runs each one on every core). Close it to free the weights and the
+ * backend; a close waits for the generation under way.
  *
  * <pre>{@code
  * try (StableDiffusion sd = StableDiffusion.load(Path.of("models/sd-v1-5")).open()) {
@@ -54,6 +58,9 @@ public final class StableDiffusion implements AutoCloseable {
     private final Samplers defaultSampler;
     private final AutoCloseable weightsFile;
     private final boolean keepModelsInMemory;
+    /** Held by the generation under way, and by {@link #close()}. */
+    private final ReentrantLock inUse = new ReentrantLock();
+    private volatile boolean closed;
 
     private StableDiffusion(String name, Backend backend, boolean ownsBackend, ClipTokenizer tokenizer,
             ClipTextModel textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig,
@@ -299,15 +306,34 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** A text-to-image request, to configure and {@link GenerationRequest#generate()}. */
     public GenerationRequest txt2img(String prompt) {
+        requireOpen();
         return new GenerationRequest(this, prompt, null);
     }
 
     /** An image-to-image request starting from {@code initImage}. */
     public GenerationRequest img2img(Image initImage, String prompt) {
+        requireOpen();
         if (initImage == null) {
             throw new IllegalArgumentException("img2img needs an init image");
         }
         return new GenerationRequest(this, prompt, initImage);
+    }
+
+    /** Runs {@code work} once no other generation is under way, on a model still open. */
+    <T> T exclusively(Supplier<T> work) {
+        inUse.lock();
+        try {
+            requireOpen();
+            return work.get();
+        } finally {
+            inUse.unlock();
+        }
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("this StableDiffusion (" + name + ") is closed");
+        }
     }
 
     /** The sampler of the model's own {@code scheduler_config.json}. */
@@ -350,24 +376,36 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** The text conditioning of one prompt: {@code [1, 77, hidden]} (clip skip 0 = the last layer). */
     public Tensor encodePrompt(String prompt, int clipSkip) {
-        int[] ids = tokenizer.encodeForModel(prompt).ids();
-        return textEncoder.encode(new int[][] {ids}, clipSkip);
+        return exclusively(() -> {
+            int[] ids = tokenizer.encodeForModel(prompt).ids();
+            return textEncoder.encode(new int[][] {ids}, clipSkip);
+        });
     }
 
+    /** Frees the weights and the backend, once the generation under way (if any) has ended; again, nothing. */
     @Override
     public void close() {
-        textEncoder.close();
-        unet.close();
-        vae.close();
-        if (ownsBackend) {
-            backend.close();
-        }
-        if (weightsFile != null) {
-            try {
-                weightsFile.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("cannot close " + name, e);
+        inUse.lock();
+        try {
+            if (closed) {
+                return;
             }
+            closed = true;
+            textEncoder.close();
+            unet.close();
+            vae.close();
+            if (ownsBackend) {
+                backend.close();
+            }
+            if (weightsFile != null) {
+                try {
+                    weightsFile.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("cannot close " + name, e);
+                }
+            }
+        } finally {
+            inUse.unlock();
         }
     }
 
