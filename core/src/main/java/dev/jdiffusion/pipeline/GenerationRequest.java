@@ -1,6 +1,7 @@
 package dev.jdiffusion.pipeline;
 
 import dev.jdiffusion.image.Image;
+import dev.jdiffusion.image.LanczosResampler;
 import dev.jdiffusion.models.vae.LatentDistribution;
 import dev.jdiffusion.random.TorchGenerator;
 import dev.jdiffusion.schedulers.Samplers;
@@ -42,17 +43,27 @@ public final class GenerationRequest {
         }
         this.model = model;
         this.prompt = prompt;
-        this.initImage = initImage;
+        this.initImage = initImage == null ? null : fittedToTheVae(initImage);
         this.sampler = model.defaultSampler();
         if (initImage != null) {
-            if (!fitsTheVae(initImage.width(), initImage.height())) {
-                throw new IllegalArgumentException("img2img works at the init image's size, " + initImage.width() + "x"
-                        + initImage.height() + ", which is not a multiple of " + sizeStep()
-                        + " on both sides; resize or crop it");
-            }
-            this.width = initImage.width();
-            this.height = initImage.height();
+            this.width = this.initImage.width();
+            this.height = this.initImage.height();
         }
+    }
+
+    /**
+     * The init image as diffusers' {@code VaeImageProcessor} takes it: each side down to a whole multiple of
+     * the VAE's downscale, the picture resized (not cropped) to it by Pillow's Lanczos filter.
+     */
+    private Image fittedToTheVae(Image image) {
+        int step = model.vae().config().downscale();
+        int width = image.width() / step * step;
+        int height = image.height() / step * step;
+        if (width == 0 || height == 0) {
+            throw new IllegalArgumentException("the init image is " + image.width() + "x" + image.height()
+                    + "; img2img needs at least " + step + "x" + step);
+        }
+        return LanczosResampler.resize(image, width, height);
     }
 
     public GenerationRequest negativePrompt(String text) {
@@ -60,11 +71,14 @@ public final class GenerationRequest {
         return this;
     }
 
-    /** Picture size in pixels, multiples of 8 (img2img: the init image's size). */
+    /**
+     * Picture size in pixels, multiples of 8. img2img works at its init image's size, taken down to multiples
+     * of the VAE's downscale, 8 for SD ({@link LanczosResampler} resizes to any other).
+     */
     public GenerationRequest size(int width, int height) {
         if (initImage != null && (width != initImage.width() || height != initImage.height())) {
             throw new IllegalArgumentException("img2img works at the init image's size, " + initImage.width() + "x"
-                    + initImage.height() + "; resize the image instead");
+                    + initImage.height() + "; resize the image (LanczosResampler.resize) instead");
         }
         if (!fitsTheVae(width, height)) {
             throw new IllegalArgumentException("the size must be a positive multiple of " + sizeStep()

@@ -80,8 +80,9 @@ class BadInputTest {
     }
 
     @Test
-    void anInitImageTheVaeCannotMapToLatents() {
-        refused("60x64, which is not a multiple of 8", () -> sd.img2img(new Image(60, 64, new float[60 * 64 * 3]), "x"));
+    void anInitImageSmallerThanOneLatentIsRefused() {
+        Image sliver = new Image(3, 64, new float[3 * 64 * 3]);
+        refused("the init image is 3x64; img2img needs at least 4x4", () -> sd.img2img(sliver, "x"));
     }
 
     @Test

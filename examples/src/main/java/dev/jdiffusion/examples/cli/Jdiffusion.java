@@ -225,6 +225,12 @@ public final class Jdiffusion {
                 });
                 bar.begin();
                 Result result = request.generate();
+                if (initImage != null && (result.image().width() != initImage.width()
+                        || result.image().height() != initImage.height())) {
+                    err.println("jdiffusion: the init image, " + initImage.width() + "x" + initImage.height()
+                            + ", was resized to " + result.image().width() + "x" + result.image().height()
+                            + " (whole latents), as diffusers does");
+                }
                 Path file = outputFile(destination, seed, i, batchCount);
                 result.save(file);
                 out.println(file + "  (seed " + seed + ")");
@@ -256,8 +262,8 @@ public final class Jdiffusion {
         } catch (NumberFormatException ignored) {
             // reported below
         }
-        throw new UsageException("--size must be WIDTHxHEIGHT in positive multiples of 8, e.g. 512x512 or 768x512, got '"
-                + text + "'");
+        throw new UsageException("--size must be WIDTHxHEIGHT in positive multiples of 8, e.g. 512x512 or 768x512, "
+                + "got '" + text + "'");
     }
 
     private static Device device(String text) {
@@ -287,7 +293,8 @@ public final class Jdiffusion {
         } catch (FileAlreadyExistsException e) {
             throw new UsageException("--out: " + e.getFile() + " is a file, not a folder");
         } catch (IOException e) {
-            throw new UsageException("--out: cannot make the folder " + folder + " (" + e.getClass().getSimpleName() + ")");
+            throw new UsageException("--out: cannot make the folder " + folder + " (" + e.getClass().getSimpleName()
+                    + ")");
         }
         if (!Files.isWritable(folder)) {
             throw new UsageException("--out: the folder " + folder + " is not writable");
@@ -298,7 +305,8 @@ public final class Jdiffusion {
     static Path outputFile(Path out, long seed, int index, int count) {
         if (isPngFile(out)) {
             String name = out.getFileName().toString();
-            return count == 1 ? out : out.resolveSibling(name.substring(0, name.length() - 4) + "-" + (index + 1) + ".png");
+            String numbered = name.substring(0, name.length() - 4) + "-" + (index + 1) + ".png";
+            return count == 1 ? out : out.resolveSibling(numbered);
         }
         Path file = out.resolve(seed + ".png");
         for (int n = 2; Files.exists(file); n++) {
