@@ -1,6 +1,7 @@
 package dev.jdiffusion.examples.cli;
 
 import dev.jdiffusion.image.Image;
+import dev.jdiffusion.image.LanczosResampler;
 import dev.jdiffusion.image.Png;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.Result;
@@ -58,7 +59,8 @@ public final class Jdiffusion {
                                      (default: the model's own scheduler)
               --seed N               seed of the torch-compatible generator; random and printed when not given
                                      or negative (A1111's -1)
-              --size WxH             picture size, multiples of 8                  (512x512; img2img: the image's)
+              --size WxH             picture size, multiples of 8; img2img resizes the init image to it
+                                                                             (512x512; img2img: the image's)
               --batch-count N        pictures to make, with seeds seed, seed+1, ...                  (1)
               --keep-models          keep every model ready in memory between the pictures: each one after the
                                      first starts seconds sooner, and the peak memory holds all the models at once
@@ -173,6 +175,9 @@ public final class Jdiffusion {
             throw new UsageException("--threads must be >= 1, got " + a.get("threads", ""));
         }
         Image initImage = init == null ? null : Png.read(init);
+        if (initImage != null && size != null) {
+            initImage = LanczosResampler.resize(initImage, size[0], size[1]); // as A1111's "just resize"
+        }
         Path destination = Path.of(a.get("out", "outputs"));
         checkWritable(isPngFile(destination) ? destination.toAbsolutePath().getParent() : destination);
 
@@ -205,7 +210,7 @@ public final class Jdiffusion {
                     request = img2img ? sd.img2img(initImage, prompt).strength(strength) : sd.txt2img(prompt);
                     request.negativePrompt(a.get("negative", "")).steps(steps).guidance(cfg).clipSkip(clipSkip - 1)
                             .seed(seed);
-                    if (size != null) {
+                    if (size != null && !img2img) {
                         request.size(size[0], size[1]);
                     }
                 } catch (IllegalArgumentException e) {

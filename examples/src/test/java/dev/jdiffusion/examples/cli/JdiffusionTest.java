@@ -86,6 +86,18 @@ class JdiffusionTest {
     }
 
     @Test
+    void img2imgResizesTheInitImageToTheSizeAsked() {
+        Path model = Fixtures.folder("pipeline");
+        Path file = dir.resolve("wide.png");
+        int code = run("img2img", "--model", model.toString(), "--prompt", "a dog", "--init",
+                model.resolve("init_image.png").toString(), "--size", "96x64", "--steps", "2", "--seed", "1", "--out",
+                file.toString());
+        assertEquals(Jdiffusion.OK, code, err.toString());
+        assertEquals(96, Png.read(file).width());
+        assertTrue(Png.readText(file).get("parameters").contains("Size: 96x64"));
+    }
+
+    @Test
     void badCommandLinesExitWithTwoAndSayWhy() {
         assertEquals(Jdiffusion.USAGE, run("paint"));
         assertEquals(Jdiffusion.USAGE, run("txt2img", "--prompt", "x"));
