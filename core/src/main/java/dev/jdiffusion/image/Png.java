@@ -25,6 +25,7 @@ public final class Png {
 
     /** Reads a PNG (or any format ImageIO knows) as RGB, as {@link Image#fromBufferedImage} takes it. */
     public static Image read(Path file) {
+        requireFile(file);
         BufferedImage picture;
         try {
             picture = ImageIO.read(file.toFile());
@@ -42,6 +43,7 @@ public final class Png {
 
     /** The {@code tEXt} (and {@code iTXt}) chunks of a PNG, keyword to text. */
     public static Map<String, String> readText(Path file) {
+        requireFile(file);
         try (var in = ImageIO.createImageInputStream(file.toFile())) {
             var readers = in == null ? null : ImageIO.getImageReaders(in);
             if (readers == null || !readers.hasNext()) {
@@ -72,6 +74,16 @@ public final class Png {
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
+        }
+    }
+
+    /** ImageIO reports a missing or unreadable file as one it cannot decode: say which it is first. */
+    private static void requireFile(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(Files.exists(file) ? file + " is not a file" : file + " does not exist");
+        }
+        if (!Files.isReadable(file)) {
+            throw new IllegalArgumentException(file + " cannot be read: permission denied");
         }
     }
 

@@ -82,6 +82,17 @@ class PngTest {
     }
 
     @Test
+    void aMissingFileIsNotCalledUnreadable() {
+        Path missing = dir.resolve("missing.png");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Png.read(missing));
+        assertEquals(missing + " does not exist", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Png.readText(missing));
+        assertEquals(missing + " does not exist", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Png.read(dir));
+        assertEquals(dir + " is not a file", e.getMessage());
+    }
+
+    @Test
     void aPlaceThatCannotBeWrittenSaysSo() throws IOException {
         Path notAFolder = Files.writeString(dir.resolve("notes.txt"), "text");
         Path file = notAFolder.resolve("picture.png");
