@@ -74,25 +74,26 @@ class JdiffusionTest {
         }
     }
 
+    /** Runs img2img from the fixture's init image, with {@code options}, into {@code name}; returns the file. */
+    private Path img2img(String name, String... options) {
+        Path model = Fixtures.folder("pipeline");
+        Path file = dir.resolve(name);
+        List<String> args = new ArrayList<>(List.of("img2img", "--model", model.toString(), "--prompt", "a dog", "--init",
+                model.resolve("init_image.png").toString(), "--seed", "1", "--out", file.toString()));
+        args.addAll(List.of(options));
+        assertEquals(Jdiffusion.OK, run(args.toArray(String[]::new)), err.toString());
+        return file;
+    }
+
     @Test
     void img2imgStartsFromTheInitImage() {
-        Path model = Fixtures.folder("pipeline");
-        Path file = dir.resolve("edited.png");
-        int code = run("img2img", "--model", model.toString(), "--prompt", "a dog", "--init",
-                model.resolve("init_image.png").toString(), "--strength", "0.5", "--steps", "4", "--seed", "1", "--out",
-                file.toString());
-        assertEquals(Jdiffusion.OK, code, err.toString());
+        Path file = img2img("edited.png", "--strength", "0.5", "--steps", "4");
         assertTrue(Png.readText(file).get("parameters").contains("Denoising strength: 0.5"));
     }
 
     @Test
     void img2imgResizesTheInitImageToTheSizeAsked() {
-        Path model = Fixtures.folder("pipeline");
-        Path file = dir.resolve("wide.png");
-        int code = run("img2img", "--model", model.toString(), "--prompt", "a dog", "--init",
-                model.resolve("init_image.png").toString(), "--size", "96x64", "--steps", "2", "--seed", "1", "--out",
-                file.toString());
-        assertEquals(Jdiffusion.OK, code, err.toString());
+        Path file = img2img("wide.png", "--size", "96x64", "--steps", "2");
         assertEquals(96, Png.read(file).width());
         assertTrue(Png.readText(file).get("parameters").contains("Size: 96x64"));
     }
