@@ -144,8 +144,8 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public LinearWeight prepareLinear(RawTensor weight) {
-        return PackedMatrix.of(weight, packedWeightBytes);
+    public LinearWeight prepareLinear(RawTensor weight, DType heldAs) {
+        return PackedMatrix.of(weight, heldAs, packedWeightBytes);
     }
 
     /** Packs a row-major {@code [out, in]} float matrix (for tests and benchmarks). */
@@ -261,8 +261,8 @@ public final class CpuBackend implements Backend {
     // ------------------------------------------------------------------ image ops (channels-last)
 
     @Override
-    public ConvWeight prepareConv(RawTensor weight) {
-        return PackedMatrix.ofConvolution(weight, packedWeightBytes);
+    public ConvWeight prepareConv(RawTensor weight, DType heldAs) {
+        return PackedMatrix.ofConvolution(weight, heldAs, packedWeightBytes);
     }
 
     @Override

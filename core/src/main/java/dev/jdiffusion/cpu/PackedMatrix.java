@@ -14,7 +14,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * An {@code [out, in]} weight for {@link GemmKernel}, packed on first use: the output columns cut into panels of
  * {@link GemmLayout#NR} and each panel stored k-major ({@code [in][NR]}), zero-padded past the last column, so
  * the micro-kernel streams one contiguous run per panel and never checks bounds. Weights stored in 16 bits
- * (F16, BF16) stay 16-bit in the panels; the product widens each block as it uses it.
+ * (F16, BF16) stay 16-bit in the panels; the product widens each block as it uses it. A weight may also be held
+ * in another type than the file's: packing then rounds it to that type (F32 to F16 or BF16, to the nearest
+ * even) or widens it, once.
  *
  * <p>Until its first product the weight is only the stored tensor (the file's own mapping, nothing read).
  * Packing reads it once and then lets the operating system drop its file pages, so a weight is never resident
@@ -29,7 +31,7 @@ final class PackedMatrix implements ConvWeight {
     final int in;
     final int out;
     final int panels;
-    /** F32, or the 16-bit type the weight was stored in; the panels keep it. */
+    /** The type the panels hold: F32, F16 or BF16. */
     final DType storage;
     /** For a convolution: input channels and kernel size (1, 1 and {@code in} for a plain matrix). */
     final int channels;
@@ -37,6 +39,8 @@ final class PackedMatrix implements ConvWeight {
     final int kernelWidth;
     /** The stored weight, {@code [out][channels][kh][kw]} little-endian: usually a slice of a mapped file. */
     private final MemorySegment stored;
+    /** The type of {@link #stored}: F32, F16 or BF16; packing converts it where it is not {@link #storage}. */
+    private final DType storedType;
     /** The tensor {@link #stored} is the data of, for releasing its file pages; null for a converted copy. */
     private final RawTensor storedTensor;
     /** Owns {@link #stored} when it had to be converted to F32 (F64 weights, big-endian hosts); else null. */
@@ -46,9 +50,10 @@ final class PackedMatrix implements ConvWeight {
     private Arena panelArena;
     private MemorySegment data;
 
-    private PackedMatrix(MemorySegment stored, RawTensor storedTensor, DType storage, Arena convertedArena,
-            AtomicLong packedBytes, int out, int channels, int kernelHeight, int kernelWidth) {
+    private PackedMatrix(MemorySegment stored, DType storedType, RawTensor storedTensor, DType storage,
+            Arena convertedArena, AtomicLong packedBytes, int out, int channels, int kernelHeight, int kernelWidth) {
         this.stored = stored;
+        this.storedType = storedType;
         this.storedTensor = storedTensor;
         this.packedBytes = packedBytes;
         this.storage = storage;
@@ -61,8 +66,11 @@ final class PackedMatrix implements ConvWeight {
         this.panels = (out + GemmLayout.NR - 1) / GemmLayout.NR;
     }
 
-    /** A weight of any float type, {@code [out, ...]} with the trailing dimensions flattened into {@code in}. */
-    static PackedMatrix of(RawTensor weight, AtomicLong packedBytes) {
+    /**
+     * A weight of any float type, {@code [out, ...]} with the trailing dimensions flattened into {@code in}, held
+     * as {@code heldAs} (null: as stored, F64 as F32).
+     */
+    static PackedMatrix of(RawTensor weight, DType heldAs, AtomicLong packedBytes) {
         if (weight.rank() < 2) {
             throw new IllegalArgumentException("weight '" + weight.name() + "' must have rank >= 2, has shape "
                     + Arrays.toString(weight.shape()));
@@ -70,19 +78,19 @@ final class PackedMatrix implements ConvWeight {
         requireFloat(weight);
         int out = Math.toIntExact(weight.dim(0));
         int in = Math.toIntExact(weight.elementCount() / Math.max(1, out));
-        return over(weight, packedBytes, out, in, 1, 1);
+        return over(weight, heldAs, packedBytes, out, in, 1, 1);
     }
 
     /**
      * A convolution weight {@code [out, in, kh, kw]}, its columns reordered while packing to {@code (ky, kx, c)},
      * the order in which {@link ConvPatches} lays out a channels-last patch.
      */
-    static PackedMatrix ofConvolution(RawTensor weight, AtomicLong packedBytes) {
+    static PackedMatrix ofConvolution(RawTensor weight, DType heldAs, AtomicLong packedBytes) {
         if (weight.rank() != 4 || !weight.dtype().isFloatingPoint()) {
             throw new IllegalArgumentException("convolution weight '" + weight.name() + "' must be a float [out, in, kh, kw]"
                     + " tensor, is " + weight.dtype() + Arrays.toString(weight.shape()));
         }
-        return over(weight, packedBytes, Math.toIntExact(weight.dim(0)), Math.toIntExact(weight.dim(1)),
+        return over(weight, heldAs, packedBytes, Math.toIntExact(weight.dim(0)), Math.toIntExact(weight.dim(1)),
                 Math.toIntExact(weight.dim(2)), Math.toIntExact(weight.dim(3)));
     }
 
@@ -94,15 +102,19 @@ final class PackedMatrix implements ConvWeight {
         Arena arena = Arena.ofShared();
         MemorySegment copy = arena.allocate((long) values.length * Float.BYTES, 64);
         MemorySegment.copy(values, 0, copy, FLOATS, 0, values.length);
-        return new PackedMatrix(copy, null, DType.F32, arena, packedBytes, out, in, 1, 1);
+        return new PackedMatrix(copy, DType.F32, null, DType.F32, arena, packedBytes, out, in, 1, 1);
     }
 
-    private static PackedMatrix over(RawTensor weight, AtomicLong packedBytes, int out, int channels, int kernelHeight,
-            int kernelWidth) {
+    private static PackedMatrix over(RawTensor weight, DType heldAs, AtomicLong packedBytes, int out, int channels,
+            int kernelHeight, int kernelWidth) {
         DType type = weight.dtype();
+        if (heldAs != null && heldAs != DType.F32 && heldAs != DType.F16 && heldAs != DType.BF16) {
+            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + heldAs);
+        }
         if (type == DType.F16 || type == DType.BF16
                 || (type == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)) {
-            return new PackedMatrix(weight.data(), weight, type, null, packedBytes, out, channels, kernelHeight, kernelWidth);
+            return new PackedMatrix(weight.data(), type, weight, heldAs != null ? heldAs : type, null, packedBytes, out,
+                    channels, kernelHeight, kernelWidth);
         }
         // F64 (or F32 on a big-endian host): an F32 little-endian copy stands in for the file's bytes
         Arena arena = Arena.ofShared();
@@ -110,7 +122,8 @@ final class PackedMatrix implements ConvWeight {
         for (long i = 0; i < weight.elementCount(); i++) {
             converted.setAtIndex(FLOATS, i, weight.getFloat(i));
         }
-        return new PackedMatrix(converted, null, DType.F32, arena, packedBytes, out, channels, kernelHeight, kernelWidth);
+        return new PackedMatrix(converted, DType.F32, null, heldAs != null ? heldAs : DType.F32, arena, packedBytes, out,
+                channels, kernelHeight, kernelWidth);
     }
 
     private static void requireFloat(RawTensor weight) {
@@ -152,8 +165,8 @@ final class PackedMatrix implements ConvWeight {
     /**
      * Packs panel {@code p}: its {@code NR} stored rows are staged on the heap, then transposed into
      * {@code [in][NR]} (through the {@code (c, ky, kx) -> (ky, kx, c)} reordering for a convolution) and written
-     * out in one copy. Elements move as raw 16-bit words (one per F16/BF16 value, two per F32 value): packing
-     * never converts.
+     * out in one copy. Elements move as raw 16-bit words (one per F16/BF16 value, two per F32 value), converted
+     * only while staged, and only when the weight is held in another type than it is stored in.
      */
     private void packPanel(int p, MemorySegment target) {
         int words = storage.byteSize() / 2;
@@ -164,7 +177,7 @@ final class PackedMatrix implements ConvWeight {
         for (int j = 0; j < GemmLayout.NR; j++) {
             int n = p * GemmLayout.NR + j;
             if (n < out) {
-                MemorySegment.copy(stored, SHORTS, (long) n * rowWords * 2, rows, j * rowWords, rowWords);
+                stageRow(n, rows, j * rowWords);
             } else {
                 Arrays.fill(rows, j * rowWords, (j + 1) * rowWords, (short) 0);
             }
@@ -187,6 +200,44 @@ final class PackedMatrix implements ConvWeight {
             }
         }
         MemorySegment.copy(panel, 0, target, SHORTS, (long) p * GemmLayout.NR * rowWords * 2, GemmLayout.NR * rowWords);
+    }
+
+    /** Stored row {@code n} into {@code rows} from word {@code at}, as words of {@link #storage}. */
+    private void stageRow(int n, short[] rows, int at) {
+        if (storedType == storage) {
+            int rowWords = in * storage.byteSize() / 2;
+            MemorySegment.copy(stored, SHORTS, (long) n * rowWords * 2, rows, at, rowWords);
+            return;
+        }
+        long first = (long) n * in;
+        switch (storage) {
+            case F16 -> {
+                for (int i = 0; i < in; i++) {
+                    rows[at + i] = Float.floatToFloat16(storedValue(first + i));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < in; i++) {
+                    rows[at + i] = DType.bfloat16Bits(storedValue(first + i));
+                }
+            }
+            default -> {
+                for (int i = 0; i < in; i++) {
+                    int bits = Float.floatToRawIntBits(storedValue(first + i));
+                    rows[at + 2 * i] = (short) bits; // little-endian: the low half first
+                    rows[at + 2 * i + 1] = (short) (bits >>> 16);
+                }
+            }
+        }
+    }
+
+    /** Stored element {@code index}, as a float. */
+    private float storedValue(long index) {
+        return switch (storedType) {
+            case F16 -> Float.float16ToFloat(stored.getAtIndex(SHORTS, index));
+            case BF16 -> Float.intBitsToFloat(stored.getAtIndex(SHORTS, index) << 16);
+            default -> stored.getAtIndex(FLOATS, index);
+        };
     }
 
     /** This thread's two staging arrays, each of at least {@code length} words. */

@@ -7,6 +7,7 @@ import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.LinearWeight;
 import dev.jdiffusion.tensor.Padding;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -150,8 +151,8 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public LinearWeight prepareLinear(RawTensor weight) {
-        return inner.prepareLinear(weight);
+    public LinearWeight prepareLinear(RawTensor weight, DType heldAs) {
+        return inner.prepareLinear(weight, heldAs);
     }
 
     @Override
@@ -201,8 +202,8 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public ConvWeight prepareConv(RawTensor weight) {
-        return inner.prepareConv(weight);
+    public ConvWeight prepareConv(RawTensor weight, DType heldAs) {
+        return inner.prepareConv(weight, heldAs);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.jdiffusion.tensor;
 
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
 
 /**
@@ -31,8 +32,22 @@ public interface Backend extends AutoCloseable {
     /** Copies the elements of a tensor of this backend to a new float array. */
     float[] toFloatArray(Tensor tensor);
 
-    /** Prepares a {@code [out, in, ...]} weight (any float dtype; trailing dimensions flattened into in). */
-    LinearWeight prepareLinear(RawTensor weight);
+    /**
+     * Prepares a {@code [out, in, ...]} weight (any float dtype; trailing dimensions flattened into in), held in
+     * memory in the type it is stored in (F64 as F32).
+     */
+    default LinearWeight prepareLinear(RawTensor weight) {
+        return prepareLinear(weight, null);
+    }
+
+    /**
+     * As {@link #prepareLinear(RawTensor)}, held in memory as {@code heldAs}: {@link DType#F16} or
+     * {@link DType#BF16} round a wider stored weight to the nearest even (as torch's {@code .half()} and
+     * {@code .bfloat16()} do), {@link DType#F32} widens a 16-bit one exactly; null keeps the stored type.
+     *
+     * @throws IllegalArgumentException for any other type
+     */
+    LinearWeight prepareLinear(RawTensor weight, DType heldAs);
 
     // ------------------------------------------------------------------ ops
 
@@ -71,8 +86,16 @@ public interface Backend extends AutoCloseable {
 
     // ------------------------------------------------------------------ image ops (channels-last)
 
-    /** Prepares a convolution weight {@code [out, in, kernelHeight, kernelWidth]} (any float dtype). */
-    ConvWeight prepareConv(RawTensor weight);
+    /**
+     * Prepares a convolution weight {@code [out, in, kernelHeight, kernelWidth]} (any float dtype), held in the
+     * type it is stored in (F64 as F32).
+     */
+    default ConvWeight prepareConv(RawTensor weight) {
+        return prepareConv(weight, null);
+    }
+
+    /** As {@link #prepareConv(RawTensor)}, held in memory as {@code heldAs}, as {@link #prepareLinear(RawTensor, DType)}. */
+    ConvWeight prepareConv(RawTensor weight, DType heldAs);
 
     /**
      * 2-D convolution of a channels-last {@code [batch, height, width, in]} input:

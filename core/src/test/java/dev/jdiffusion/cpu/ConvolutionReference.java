@@ -62,7 +62,8 @@ class ConvolutionReference {
 
     /** The weight packed for the kernels, from F32. */
     PackedMatrix packedWeight() {
-        return PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, kernel, kernel), new AtomicLong());
+        return PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", weight, out, channels, kernel, kernel), null,
+                new AtomicLong());
     }
 
     /**
@@ -79,7 +80,7 @@ class ConvolutionReference {
             weight[i] = dtype == DType.F16 ? Float.float16ToFloat(half) : Float.intBitsToFloat(half << 16);
         }
         return PackedMatrix.ofConvolution(new RawTensor("w", dtype, new long[] {out, channels, kernel, kernel}, bits),
-                new AtomicLong());
+                null, new AtomicLong());
     }
 
     ConvPatches patches(MemorySegment x) {

@@ -121,16 +121,18 @@ class ImageKernelsTest {
     }
 
     @Test
-    void sixteenBitConvolutionWeightsGiveExactlyTheProductOfTheirWidenedValues() {
+    void sixteenBitConvolutionWeightsGiveExactlyTheProductOfTheirWidenedValuesHoweverStored() {
         int out = 37;
         int in = 19;
         float[] x = random(r, 2 * 6 * 5 * in, 1);
         for (DType dtype : new DType[] {DType.F16, DType.BF16}) {
             MemorySegment bytes = MemorySegment.ofArray(new byte[out * in * 9 * 2]);
             float[] widened = new float[out * in * 9];
+            float[] unrounded = new float[out * in * 9];
             for (int i = 0; i < widened.length; i++) {
                 float value = (float) r.nextGaussian();
-                short bits = dtype == DType.F16 ? Float.floatToFloat16(value) : (short) (Float.floatToRawIntBits(value) >>> 16);
+                unrounded[i] = value;
+                short bits = dtype == DType.F16 ? Float.floatToFloat16(value) : DType.bfloat16Bits(value);
                 bytes.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, bits);
                 widened[i] = dtype == DType.F16 ? Float.float16ToFloat(bits) : Float.intBitsToFloat(bits << 16);
             }
@@ -143,6 +145,16 @@ class ImageKernelsTest {
                 half.unload();
                 try (Tensor again = backend.conv2d(tx, half, null, 1, Padding.of(1))) {
                     assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(again), dtype + " after an unload");
+                }
+                // the same weights stored wider and held narrower, or stored narrower and held as F32
+                try (ConvWeight narrowed = backend.prepareConv(raw("w", unrounded, out, in, 3, 3), dtype);
+                        ConvWeight heldAsF32 = backend.prepareConv(new RawTensor("w", dtype, new long[] {out, in, 3, 3},
+                                bytes), DType.F32);
+                        Tensor fromNarrowed = backend.conv2d(tx, narrowed, null, 1, Padding.of(1));
+                        Tensor fromWidened = backend.conv2d(tx, heldAsF32, null, 1, Padding.of(1))) {
+                    assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(fromNarrowed),
+                            "F32 held as " + dtype);
+                    assertArrayEquals(backend.toFloatArray(expected), backend.toFloatArray(fromWidened), dtype + " held as F32");
                 }
             }
         }

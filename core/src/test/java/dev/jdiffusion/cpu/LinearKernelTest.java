@@ -16,6 +16,7 @@ import dev.jdiffusion.weights.RawTensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -126,6 +127,50 @@ class LinearKernelTest {
                     KernelAsserts.assertClose(expected, y.toFloatArray(), 1e-4, 1e-5, dtype.toString());
                 }
             }
+        }
+    }
+
+    @Test
+    void weightsHeldInAnotherTypeThanStoredGiveTheProductsOfThatType() {
+        Random r = new Random(5);
+        int m = 13;
+        int k = 45;
+        int n = 70;
+        float[] a = random(r, m * k, 1);
+        float[] w = random(r, n * k, 1);
+        ValueLayout.OfShort shorts = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        try (CpuBackend backend = new CpuBackend(2, kernels()); Arena arena = Arena.ofShared();
+                Tensor x = backend.fromFloats(a, m, k)) {
+            MemorySegment floats = arena.allocate((long) n * k * Float.BYTES);
+            MemorySegment.copy(w, 0, floats, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, w.length);
+            RawTensor storedF32 = new RawTensor("w", DType.F32, new long[] {n, k}, floats);
+            for (DType type : new DType[] {DType.F16, DType.BF16}) {
+                MemorySegment halves = arena.allocate((long) n * k * 2);
+                for (int i = 0; i < w.length; i++) {
+                    halves.setAtIndex(shorts, i, type == DType.F16 ? Float.floatToFloat16(w[i]) : DType.bfloat16Bits(w[i]));
+                }
+                RawTensor stored16 = new RawTensor("w", type, new long[] {n, k}, halves);
+                float[] asStored = product(backend, backend.prepareLinear(stored16), x);
+                long sixteenBitBytes = lastPackedBytes;
+                assertArrayEquals(asStored, product(backend, backend.prepareLinear(storedF32, type), x),
+                        "F32 weights held as " + type + " are rounded to it");
+                assertEquals(sixteenBitBytes, lastPackedBytes, "held in 16 bits");
+                assertArrayEquals(asStored, product(backend, backend.prepareLinear(stored16, DType.F32), x),
+                        type + " weights held as F32 are widened exactly");
+                assertEquals(2 * sixteenBitBytes, lastPackedBytes, "held in 32 bits");
+            }
+            assertThrows(IllegalArgumentException.class, () -> backend.prepareLinear(storedF32, DType.I8));
+        }
+    }
+
+    /** Packed bytes the backend held during the last {@link #product}. */
+    private long lastPackedBytes;
+
+    /** {@code x W^T} with the weight prepared by the caller, which this closes. */
+    private float[] product(CpuBackend backend, LinearWeight weight, Tensor x) {
+        try (weight; Tensor y = backend.linear(x, weight, null)) {
+            lastPackedBytes = backend.packedWeightBytes();
+            return y.toFloatArray();
         }
     }
 

@@ -79,7 +79,7 @@ class WinogradKernelTest {
         // 16 tiles: chunks of six leave a part strip at the end; the last panel of output channels is a part one
         Convolution conv = new Convolution(2, 13, 7, 2 * lanes, 3 * GemmLayout.NR + lanes, 13, 7, r);
         PackedMatrix weight = PackedMatrix.ofConvolution(
-                ImageKernelsTest.raw("w", conv.weight, conv.out, conv.channels, 3, 3), new AtomicLong());
+                ImageKernelsTest.raw("w", conv.weight, conv.out, conv.channels, 3, 3), null, new AtomicLong());
         long panelBytes = Winograd4x4Weights.bytes(conv.channels, 1);
         long tileFloats = (long) Winograd4x4Weights.POSITIONS * conv.out;
         long[] groupSizes = {panelBytes, 2 * panelBytes, 3 * panelBytes + 1, WinogradKernel.GROUP_BYTES};
@@ -114,7 +114,7 @@ class WinogradKernelTest {
         int lanes = VectorKernels.preferredFloatLanes();
         Convolution conv = new Convolution(1, 4, 4, lanes, lanes, 4, 4, r);
         PackedMatrix weight = PackedMatrix.ofConvolution(ImageKernelsTest.raw("w", conv.weight, lanes, lanes, 3, 3),
-                packedBytes);
+                null, packedBytes);
         try (Parallel parallel = new Parallel(1)) {
             float[] first = conv.winograd(parallel, weight);
             assertEquals((long) weight.panels * weight.in * GemmLayout.NR * Float.BYTES, packedBytes.get(),

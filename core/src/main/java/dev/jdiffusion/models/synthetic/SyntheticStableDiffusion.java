@@ -320,7 +320,7 @@ public final class SyntheticStableDiffusion {
             switch (dtype) {
                 case F32 -> target.setAtIndex(f32, i, v);
                 case F16 -> target.setAtIndex(f16, i, Float.floatToFloat16(v));
-                default -> target.setAtIndex(f16, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+                default -> target.setAtIndex(f16, i, DType.bfloat16Bits(v));
             }
         }
     }
