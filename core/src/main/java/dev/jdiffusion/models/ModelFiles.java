@@ -2,6 +2,7 @@ package dev.jdiffusion.models;
 
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.WeightFiles;
 import dev.jdiffusion.weights.WeightsException;
@@ -42,12 +43,14 @@ public final class ModelFiles {
     /**
      * Opens {@code file} and builds a model over it; the model then owns the source (the factory gets it
      * to close with the model). Tensors no layer read are reported once; the file's pages read while building
-     * (configuration checks, small tensors) are released, the weights are read when first used.
+     * (configuration checks, small tensors) are released, the weights are read when first used. The backend
+     * holds the weights of the products and convolutions as {@code weightsHeldAs} (null: as stored).
      */
-    public static <M> M build(Path file, Backend backend, String what, BiFunction<Weights, TensorSource, M> factory) {
+    public static <M> M build(Path file, Backend backend, DType weightsHeldAs, String what,
+            BiFunction<Weights, TensorSource, M> factory) {
         TensorSource source = Safetensors.open(file);
         try {
-            Weights weights = Weights.of(source, backend);
+            Weights weights = Weights.of(source, backend, weightsHeldAs);
             M model = factory.apply(weights, source);
             if (!weights.unusedNames().isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: {1} tensors not used by the {2}: {3}", file,

@@ -4,6 +4,7 @@ import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.ConvWeight;
 import dev.jdiffusion.tensor.LinearWeight;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.MissingTensorException;
 import dev.jdiffusion.weights.RawTensor;
 import dev.jdiffusion.weights.TensorSource;
@@ -30,10 +31,14 @@ public final class Weights {
     private final String prefix;
     private final Set<String> used;
     private final Queue<LinearWeight> prepared;
+    /** The type the matrix and convolution weights are held in on the backend; null: as stored. */
+    private final DType heldAs;
 
-    private Weights(TensorSource source, Backend backend, String prefix, Set<String> used, Queue<LinearWeight> prepared) {
+    private Weights(TensorSource source, Backend backend, DType heldAs, String prefix, Set<String> used,
+            Queue<LinearWeight> prepared) {
         this.source = source;
         this.backend = backend;
+        this.heldAs = heldAs;
         this.prefix = prefix;
         this.used = used;
         this.prepared = prepared;
@@ -41,12 +46,25 @@ public final class Weights {
 
     /** The root scope of {@code source}, making tensors on {@code backend}. */
     public static Weights of(TensorSource source, Backend backend) {
-        return new Weights(source, backend, "", ConcurrentHashMap.newKeySet(), new ConcurrentLinkedQueue<>());
+        return of(source, backend, null);
+    }
+
+    /**
+     * The root scope of {@code source}, making tensors on {@code backend}, which holds the weights of the matrix
+     * products and convolutions as {@code heldAs} (see {@link Backend#prepareLinear(RawTensor, DType)}; null: as
+     * stored). Biases, norms and embeddings are small, and are held as F32 whatever this says, with their values
+     * rounded the same way: the model computes what the same weights stored in {@code heldAs} would give.
+     */
+    public static Weights of(TensorSource source, Backend backend, DType heldAs) {
+        if (heldAs != null && heldAs != DType.F32 && heldAs != DType.F16 && heldAs != DType.BF16) {
+            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + heldAs);
+        }
+        return new Weights(source, backend, heldAs, "", ConcurrentHashMap.newKeySet(), new ConcurrentLinkedQueue<>());
     }
 
     /** The scope {@code <prefix>.<name>} (dots in {@code name} allowed: {@code at("layers.3")}). */
     public Weights at(String name) {
-        return new Weights(source, backend, key(name), used, prepared);
+        return new Weights(source, backend, heldAs, key(name), used, prepared);
     }
 
     /** The scope {@code <prefix>.<index>}. */
@@ -84,9 +102,28 @@ public final class Weights {
         return raw;
     }
 
-    /** The tensor {@code name} on the backend (F32), checked to have {@code expectedShape}. */
+    /**
+     * The tensor {@code name} on the backend (F32), checked to have {@code expectedShape}; its values rounded to
+     * the type the weights are held as, where that is narrower.
+     */
     public Tensor tensor(String name, int... expectedShape) {
-        return backend.fromRaw(raw(name, Arrays.stream(expectedShape).asLongStream().toArray()));
+        RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
+        if (heldAs == null || heldAs.byteSize() >= Float.BYTES) {
+            return backend.fromRaw(raw);
+        }
+        float[] values = raw.toFloatArray();
+        for (int i = 0; i < values.length; i++) {
+            values[i] = heldAs.round(values[i]);
+        }
+        return backend.fromFloats(values, expectedShape);
+    }
+
+    /**
+     * A value read from a stored tensor of this model as its weights are held: rounded to F16 or BF16 where they
+     * are held so. For tensors read in place, row by row, rather than through {@link #tensor}.
+     */
+    public float held(float value) {
+        return heldAs == null ? value : heldAs.round(value);
     }
 
     /**
@@ -94,12 +131,12 @@ public final class Weights {
      * remembered for {@link #unloadPrepared()}.
      */
     public LinearWeight linear(String name, int... expectedShape) {
-        return prepared(name, expectedShape, backend::prepareLinear);
+        return prepared(name, expectedShape, raw -> backend.prepareLinear(raw, heldAs));
     }
 
     /** The convolution weight {@code name} ({@code [out, in, kh, kw]}) prepared for the backend, as {@link #linear}. */
     public ConvWeight conv(String name, int... expectedShape) {
-        return prepared(name, expectedShape, backend::prepareConv);
+        return prepared(name, expectedShape, raw -> backend.prepareConv(raw, heldAs));
     }
 
     private <W extends LinearWeight> W prepared(String name, int[] expectedShape, Function<RawTensor, W> prepare) {

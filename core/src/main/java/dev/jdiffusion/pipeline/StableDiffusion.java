@@ -16,6 +16,7 @@ import dev.jdiffusion.tensor.Backends;
 import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.checkpoint.LdmCheckpoint;
 import dev.jdiffusion.weights.hub.DownloadProgress;
 import dev.jdiffusion.weights.hub.HubDownloader;
@@ -116,6 +117,7 @@ public final class StableDiffusion implements AutoCloseable {
         private Path tokenizerFolder;
         private PredictionType predictionType;
         private boolean keepModelsInMemory;
+        private DType weightsDType;
 
         private Loader(Path path, RepoReference repo) {
             this.path = path;
@@ -128,6 +130,23 @@ public final class StableDiffusion implements AutoCloseable {
          */
         public Loader variant(String variant) {
             this.variant = variant;
+            return this;
+        }
+
+        /**
+         * The type the weights of the matrix products and convolutions (nearly all of a model's) are held in while
+         * in use: {@link DType#F16} or {@link DType#BF16} halve the memory of a model stored in F32, rounding every
+         * weight to the nearest even as torch's {@code .half()} does, so that the pictures are those of the model's
+         * {@code fp16} variant; {@link DType#F32} widens 16-bit weights, which changes nothing but the memory. By
+         * default they are held as the files store them. The products compute in F32 whatever the choice.
+         *
+         * @throws IllegalArgumentException for a type other than those three
+         */
+        public Loader weightsDType(DType type) {
+            if (type != DType.F32 && type != DType.F16 && type != DType.BF16) {
+                throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + type);
+            }
+            this.weightsDType = type;
             return this;
         }
 
@@ -221,18 +240,20 @@ public final class StableDiffusion implements AutoCloseable {
                 boolean sd2 = checkpoint != null && checkpoint.family() == LdmCheckpoint.Family.SD2;
                 ClipTokenizer tokenizer = tokenizer(folder, sd2);
                 ClipTextModel text = opened(opened, checkpoint == null
-                        ? ClipTextModel.load(folder.part("text_encoder"), variant, b)
+                        ? ClipTextModel.load(folder.part("text_encoder"), variant, weightsDType, b)
                         : ClipTextModel.of(folder != null ? ClipTextConfig.read(folder.config("text_encoder"))
                                 : ClipTextConfig.inferFrom(checkpoint.textEncoder(), sd2 ? Activation.GELU : Activation.QUICK_GELU),
-                                Weights.of(checkpoint.textEncoder(), b)));
+                                Weights.of(checkpoint.textEncoder(), b, weightsDType)));
                 UNet2DConditionModel unet = opened(opened, checkpoint == null
-                        ? UNet2DConditionModel.load(folder.part("unet"), variant, b)
+                        ? UNet2DConditionModel.load(folder.part("unet"), variant, weightsDType, b)
                         : UNet2DConditionModel.of(folder != null ? UNet2DConditionConfig.read(folder.config("unet"))
-                                : UNet2DConditionConfig.inferFrom(checkpoint.unet()), Weights.of(checkpoint.unet(), b)));
+                                : UNet2DConditionConfig.inferFrom(checkpoint.unet()),
+                                Weights.of(checkpoint.unet(), b, weightsDType)));
                 AutoencoderKL vae = opened(opened, checkpoint == null
-                        ? AutoencoderKL.load(folder.part("vae"), variant, b)
+                        ? AutoencoderKL.load(folder.part("vae"), variant, weightsDType, b)
                         : AutoencoderKL.of(folder != null ? AutoencoderKLConfig.read(folder.config("vae"))
-                                : AutoencoderKLConfig.inferFrom(checkpoint.vae()), Weights.of(checkpoint.vae(), b)));
+                                : AutoencoderKLConfig.inferFrom(checkpoint.vae()),
+                                Weights.of(checkpoint.vae(), b, weightsDType)));
                 SchedulerConfig config = SchedulerConfig.sd15();
                 Samplers sampler = Samplers.PNDM;
                 if (folder != null) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jdiffusion.image.Image;
 import dev.jdiffusion.image.Png;
 import dev.jdiffusion.testing.Fixtures;
+import dev.jdiffusion.weights.DType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -74,6 +75,8 @@ class BadInputTest {
         refused("init image's size", () -> sd.img2img(init, "x").size(init.width() + 8, init.height()));
         refused("init image", () -> sd.img2img(null, "x"));
         refused("unknown sampler", () -> dev.jdiffusion.schedulers.Samplers.byName("nope"));
+        refused("F32, F16 or BF16, not I8", () -> StableDiffusion.load(Fixtures.folder("pipeline")).weightsDType(DType.I8));
+        refused("threads must be >= 1", () -> StableDiffusion.load(Fixtures.folder("pipeline")).threads(0));
         IllegalStateException txt2imgStrength = assertThrows(IllegalStateException.class,
                 () -> sd.txt2img("x").strength(0.5));
         assertTrue(txt2imgStrength.getMessage().contains("img2img"), txt2imgStrength.getMessage());

@@ -12,6 +12,7 @@ import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.testing.Fixtures;
 import dev.jdiffusion.testing.Golden;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.json.Json;
 import dev.jdiffusion.weights.safetensors.Safetensors;
@@ -48,12 +49,15 @@ class PipelineGoldenTest {
     private static Path folder;
     private static StableDiffusion sd;
     private static StableDiffusion singleFile;
+    /** The F32 folder with its weights held as F16: the same numbers as the F16 checkpoint's. */
+    private static StableDiffusion heldAsF16;
 
     @BeforeAll
     static void open() {
         folder = Fixtures.folder("pipeline");
         sd = StableDiffusion.load(folder).open();
         singleFile = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder).open();
+        heldAsF16 = StableDiffusion.load(folder).weightsDType(DType.F16).open();
     }
 
     @AfterAll
@@ -63,6 +67,9 @@ class PipelineGoldenTest {
         }
         if (singleFile != null) {
             singleFile.close();
+        }
+        if (heldAsF16 != null) {
+            heldAsF16.close();
         }
     }
 
@@ -76,7 +83,13 @@ class PipelineGoldenTest {
                 if (name.endsWith(".image")) {
                     String c = name.substring(0, name.length() - ".image".length());
                     Map<String, Object> params = (Map<String, Object>) info.get(c);
-                    tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(c, params)));
+                    if (c.endsWith("fp16w")) {
+                        tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(singleFile, c, params)));
+                        tests.add(DynamicTest.dynamicTest("case " + c + ", the F32 folder held as F16",
+                                () -> runCase(heldAsF16, c, params)));
+                    } else {
+                        tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(sd, c, params)));
+                    }
                 }
             }
         }
@@ -84,9 +97,8 @@ class PipelineGoldenTest {
         return tests.stream();
     }
 
-    private static void runCase(String c, Map<String, Object> params) throws IOException {
+    private static void runCase(StableDiffusion sd, String c, Map<String, Object> params) throws IOException {
         ConfigValues p = new ConfigValues("golden_info.json " + c, params);
-        StableDiffusion sd = c.endsWith("fp16w") ? singleFile : PipelineGoldenTest.sd;
         try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
             boolean img2img = p.has("strength");
             GenerationRequest request = img2img

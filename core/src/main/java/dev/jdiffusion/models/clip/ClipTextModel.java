@@ -1,10 +1,11 @@
 package dev.jdiffusion.models.clip;
 
-import dev.jdiffusion.nn.LayerNorm;
 import dev.jdiffusion.models.ModelFiles;
+import dev.jdiffusion.nn.LayerNorm;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
 import dev.jdiffusion.weights.TensorSource;
 import java.nio.file.Path;
@@ -57,8 +58,17 @@ public final class ClipTextModel implements AutoCloseable {
 
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static ClipTextModel load(Path folder, String variant, Backend backend) {
+        return load(folder, variant, null, backend);
+    }
+
+    /**
+     * As {@link #load(Path, String, Backend)}, the backend holding the weights of the products and convolutions as
+     * {@code weightsHeldAs} (F32, F16 or BF16, rounded to the nearest even where narrower; null: as stored).
+     */
+    public static ClipTextModel load(Path folder, String variant, DType weightsHeldAs, Backend backend) {
         ClipTextConfig config = ClipTextConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, "model", variant), backend, "text encoder",
+        Path file = ModelFiles.weightsIn(folder, "model", variant);
+        return ModelFiles.build(file, backend, weightsHeldAs, "text encoder",
                 (weights, source) -> new ClipTextModel(config, weights, source));
     }
 
@@ -168,7 +178,7 @@ public final class ClipTextModel implements AutoCloseable {
         for (int i = 0; i < flatIds.length; i++) {
             long first = (long) flatIds[i] * hidden;
             for (int j = 0; j < hidden; j++) {
-                rows[i * hidden + j] = tokenEmbedding.getFloat(first + j);
+                rows[i * hidden + j] = weights.held(tokenEmbedding.getFloat(first + j));
             }
         }
         Tensor x = backend.fromFloats(rows, flatIds.length, hidden);

@@ -1,14 +1,15 @@
 package dev.jdiffusion.models.unet;
 
+import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Conv2d;
 import dev.jdiffusion.nn.GroupNorm;
 import dev.jdiffusion.nn.ResnetBlock2D;
 import dev.jdiffusion.nn.TimestepEmbedding;
-import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Activation;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorSource;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -76,8 +77,17 @@ public final class UNet2DConditionModel implements AutoCloseable {
 
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static UNet2DConditionModel load(Path folder, String variant, Backend backend) {
+        return load(folder, variant, null, backend);
+    }
+
+    /**
+     * As {@link #load(Path, String, Backend)}, the backend holding the weights of the products and convolutions as
+     * {@code weightsHeldAs} (F32, F16 or BF16, rounded to the nearest even where narrower; null: as stored).
+     */
+    public static UNet2DConditionModel load(Path folder, String variant, DType weightsHeldAs, Backend backend) {
         UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant), backend, "U-Net",
+        Path file = ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant);
+        return ModelFiles.build(file, backend, weightsHeldAs, "U-Net",
                 (weights, source) -> new UNet2DConditionModel(config, weights, source));
     }
 

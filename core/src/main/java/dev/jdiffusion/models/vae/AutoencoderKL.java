@@ -1,10 +1,11 @@
 package dev.jdiffusion.models.vae;
 
-import dev.jdiffusion.nn.Conv2d;
 import dev.jdiffusion.models.ModelFiles;
+import dev.jdiffusion.nn.Conv2d;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorSource;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -47,8 +48,17 @@ public final class AutoencoderKL implements AutoCloseable {
 
     /** Loads the folder, preferring the weights of {@code variant} ({@code "fp16"}, ...; null for the plain ones). */
     public static AutoencoderKL load(Path folder, String variant, Backend backend) {
+        return load(folder, variant, null, backend);
+    }
+
+    /**
+     * As {@link #load(Path, String, Backend)}, the backend holding the weights of the products and convolutions as
+     * {@code weightsHeldAs} (F32, F16 or BF16, rounded to the nearest even where narrower; null: as stored).
+     */
+    public static AutoencoderKL load(Path folder, String variant, DType weightsHeldAs, Backend backend) {
         AutoencoderKLConfig config = AutoencoderKLConfig.read(folder.resolve("config.json"));
-        return ModelFiles.build(ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant), backend, "VAE",
+        Path file = ModelFiles.weightsIn(folder, "diffusion_pytorch_model", variant);
+        return ModelFiles.build(file, backend, weightsHeldAs, "VAE",
                 (weights, source) -> new AutoencoderKL(config, weights, source));
     }
 
