@@ -8,6 +8,7 @@ import dev.jdiffusion.pipeline.Result;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.tensor.Device;
+import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.hub.HubSettings;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -33,7 +34,7 @@ public final class Jdiffusion {
 
     private static final Set<String> GENERATION_OPTIONS = Set.of("model", "prompt", "negative", "steps", "cfg", "sampler",
             "seed", "size", "batch-count", "clip-skip", "strength", "init", "tokenizer", "config-from", "out", "threads",
-            "device", "variant");
+            "device", "variant", "weights-dtype");
     private static final Set<String> FLAGS = Set.of("help", "offline", "keep-models");
 
     private static final String HELP = """
@@ -50,6 +51,9 @@ public final class Jdiffusion {
                                      HF_HOME, ~/.cache/huggingface/hub), downloaded into it when missing
                                      (HF_TOKEN for gated models, HF_ENDPOINT for a mirror)            (required)
               --variant NAME         weights variant to prefer where the model has it, e.g. fp16 (half the download)
+              --weights-dtype T      hold the weights in memory as f16, bf16 or f32: f16 halves the memory of a
+                                     model stored in F32 (rounding its weights as its fp16 variant does)
+                                                                                      (as the files store them)
               --offline              use the local cache only, as HF_HUB_OFFLINE=1 does
               --prompt TEXT          what to draw                                                     (required)
               --negative TEXT        what to avoid
@@ -174,6 +178,7 @@ public final class Jdiffusion {
         if (a.has("threads") && a.integer("threads", 1) < 1) {
             throw new UsageException("--threads must be >= 1, got " + a.get("threads", ""));
         }
+        DType weightsDType = a.has("weights-dtype") ? weightsDType(a.get("weights-dtype", "")) : null;
         Image initImage = init == null ? null : Png.read(init);
         if (initImage != null && size != null) {
             initImage = LanczosResampler.resize(initImage, size[0], size[1]); // as A1111's "just resize"
@@ -199,6 +204,9 @@ public final class Jdiffusion {
         }
         if (a.has("keep-models")) {
             loader.keepModelsInMemory(true);
+        }
+        if (weightsDType != null) {
+            loader.weightsDType(weightsDType);
         }
         loader.downloadProgress(new DownloadBar(err, System.console() != null));
         Interruption interruption = Interruption.install();
@@ -277,6 +285,15 @@ public final class Jdiffusion {
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
+    }
+
+    private static DType weightsDType(String text) {
+        return switch (text.trim().toLowerCase(Locale.ROOT)) {
+            case "f16", "fp16", "float16" -> DType.F16;
+            case "bf16", "bfloat16" -> DType.BF16;
+            case "f32", "fp32", "float32" -> DType.F32;
+            default -> throw new UsageException("--weights-dtype must be f16, bf16 or f32, got '" + text + "'");
+        };
     }
 
     private static long seed(String text) {

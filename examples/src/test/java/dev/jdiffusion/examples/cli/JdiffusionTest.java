@@ -74,6 +74,31 @@ class JdiffusionTest {
         }
     }
 
+    @Test
+    void weightsHeldAsBfloat16MakeNearlyThePictureOfTheFile() {
+        Path model = Fixtures.folder("pipeline");
+        List<String> picture = List.of("txt2img", "--model", model.toString(), "--prompt", "a red cube", "--size",
+                "64x64", "--steps", "2", "--seed", "3", "--out");
+        assertEquals(Jdiffusion.OK, run(concat(picture, dir.resolve("as-stored.png").toString())), err.toString());
+        assertEquals(Jdiffusion.OK, run(concat(picture, dir.resolve("bf16.png").toString(), "--weights-dtype", "bf16")),
+                err.toString());
+        float[] asStored = Png.read(dir.resolve("as-stored.png")).rgb();
+        float[] bf16 = Png.read(dir.resolve("bf16.png")).rgb();
+        double difference = 0;
+        for (int i = 0; i < asStored.length; i++) {
+            difference += Math.abs(asStored[i] - bf16[i]);
+        }
+        double levels = difference / asStored.length * 255;
+        assertTrue(levels > 0 && levels < 2, "bf16 weights move the picture by a fraction of a level on average, not "
+                + levels);
+    }
+
+    private static String[] concat(List<String> first, String... more) {
+        List<String> all = new ArrayList<>(first);
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
     /** Runs img2img from the fixture's init image, with {@code options}, into {@code name}; returns the file. */
     private Path img2img(String name, String... options) {
         Path model = Fixtures.folder("pipeline");
@@ -118,7 +143,7 @@ class JdiffusionTest {
         Path init = Fixtures.folder("pipeline").resolve("init_image.png");
         List<List<String>> badValues = List.of(List.of("--size", "500x512"), List.of("--size", "0x512"),
                 List.of("--steps", "0"), List.of("--cfg", "-1"), List.of("--cfg", "NaN"), List.of("--threads", "0"),
-                List.of("--device", "tpu"));
+                List.of("--device", "tpu"), List.of("--weights-dtype", "int8"));
         for (List<String> bad : badValues) {
             List<String> args = new ArrayList<>(List.of("txt2img", "--model", missing, "--prompt", "x"));
             args.addAll(bad);
@@ -128,7 +153,8 @@ class JdiffusionTest {
                 "--strength", "1.5"));
         String said = err.toString();
         for (String words : List.of("--size must be WIDTHxHEIGHT in positive multiples of 8", "--steps must be >= 1",
-                "--cfg must be a finite number", "--threads must be >= 1", "unknown device 'tpu'", "--strength must be in")) {
+                "--cfg must be a finite number", "--threads must be >= 1", "unknown device 'tpu'", "--strength must be in",
+                "--weights-dtype must be f16, bf16 or f32")) {
             assertTrue(said.contains(words), "says " + words + ": " + said);
         }
     }
