@@ -4,6 +4,7 @@ import dev.jdiffusion.cpu.CpuBackend;
 import dev.jdiffusion.pipeline.Result;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.schedulers.Samplers;
+import dev.jdiffusion.weights.DType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,9 +17,10 @@ import java.util.Locale;
  * (which pays for packing the U-Net and for the JIT's compiling) and the decode took, total, and the peak
  * resident memory of the run. With {@code --pictures N} it makes N pictures in the process and prints each
  * one's time, the later ones at the warm speed; {@code --keep-models} keeps the models' packed weights in memory
- * between them ({@link StableDiffusion.Loader#keepModelsInMemory}).
+ * between them ({@link StableDiffusion.Loader#keepModelsInMemory}); {@code --weights-dtype F16} holds the weights
+ * of a model stored in F32 in 16 bits ({@link StableDiffusion.Loader#weightsDType}).
  *
- * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N] [--pictures N] [--keep-models]</pre>
+ * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.PipelineBenchmark FOLDER [--size 512] [--steps 20] [--threads N] [--pictures N] [--keep-models] [--weights-dtype F16|BF16|F32]</pre>
  */
 public final class PipelineBenchmark {
     private PipelineBenchmark() {}
@@ -26,7 +28,7 @@ public final class PipelineBenchmark {
     public static void main(String[] args) {
         if (args.length < 1) {
             System.err.println("usage: PipelineBenchmark FOLDER [--size N] [--steps N] [--threads N] [--pictures N] [--keep-models]"
-                    + " [--out FILE.png]");
+                    + " [--weights-dtype F16|BF16|F32] [--out FILE.png]");
             System.exit(2);
         }
         Path folder = Path.of(args[0]);
@@ -35,6 +37,7 @@ public final class PipelineBenchmark {
         int threads = Runtime.getRuntime().availableProcessors();
         int pictures = 1;
         boolean keepModels = false;
+        DType weightsDType = null;
         Path out = null;
         for (int i = 1; i < args.length; i++) {
             switch (args[i]) {
@@ -43,6 +46,7 @@ public final class PipelineBenchmark {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--pictures" -> pictures = Integer.parseInt(args[++i]);
                 case "--keep-models" -> keepModels = true;
+                case "--weights-dtype" -> weightsDType = DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 case "--out" -> out = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
@@ -54,8 +58,11 @@ public final class PipelineBenchmark {
             throw new IllegalArgumentException(folder + " has no tokenizer/: copy a CLIP tokenizer folder in");
         }
         long start = System.nanoTime();
-        try (CpuBackend backend = new CpuBackend(threads);
-                StableDiffusion sd = StableDiffusion.load(folder).backend(backend).keepModelsInMemory(keepModels).open()) {
+        StableDiffusion.Loader loader = StableDiffusion.load(folder).keepModelsInMemory(keepModels);
+        if (weightsDType != null) {
+            loader.weightsDType(weightsDType);
+        }
+        try (CpuBackend backend = new CpuBackend(threads); StableDiffusion sd = loader.backend(backend).open()) {
             System.out.printf(Locale.ROOT, "opened in %.1f s, resident %.2f GB%n", (System.nanoTime() - start) / 1e9,
                     ProcessMemory.residentBytes() / 1e9);
             List<Long> stepEnds = new ArrayList<>();

@@ -56,10 +56,22 @@ public final class Weights {
      * rounded the same way: the model computes what the same weights stored in {@code heldAs} would give.
      */
     public static Weights of(TensorSource source, Backend backend, DType heldAs) {
-        if (heldAs != null && heldAs != DType.F32 && heldAs != DType.F16 && heldAs != DType.BF16) {
-            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + heldAs);
+        if (heldAs != null) {
+            requireHeldType(heldAs);
         }
         return new Weights(source, backend, heldAs, "", ConcurrentHashMap.newKeySet(), new ConcurrentLinkedQueue<>());
+    }
+
+    /**
+     * Returns {@code type} if weights can be held in it: F32, F16 or BF16.
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    public static DType requireHeldType(DType type) {
+        if (type != DType.F32 && type != DType.F16 && type != DType.BF16) {
+            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + type);
+        }
+        return type;
     }
 
     /** The scope {@code <prefix>.<name>} (dots in {@code name} allowed: {@code at("layers.3")}). */

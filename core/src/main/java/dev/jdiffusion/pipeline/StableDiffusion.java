@@ -143,10 +143,7 @@ public final class StableDiffusion implements AutoCloseable {
          * @throws IllegalArgumentException for a type other than those three
          */
         public Loader weightsDType(DType type) {
-            if (type != DType.F32 && type != DType.F16 && type != DType.BF16) {
-                throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + type);
-            }
-            this.weightsDType = type;
+            this.weightsDType = Weights.requireHeldType(type);
             return this;
         }
 
