@@ -150,27 +150,25 @@ class LinearKernelTest {
                     halves.setAtIndex(shorts, i, type == DType.F16 ? Float.floatToFloat16(w[i]) : DType.bfloat16Bits(w[i]));
                 }
                 RawTensor stored16 = new RawTensor("w", type, new long[] {n, k}, halves);
-                float[] asStored = product(backend, backend.prepareLinear(stored16), x);
-                long sixteenBitBytes = lastPackedBytes;
-                assertArrayEquals(asStored, product(backend, backend.prepareLinear(storedF32, type), x),
-                        "F32 weights held as " + type + " are rounded to it");
-                assertEquals(sixteenBitBytes, lastPackedBytes, "held in 16 bits");
-                assertArrayEquals(asStored, product(backend, backend.prepareLinear(stored16, DType.F32), x),
-                        type + " weights held as F32 are widened exactly");
-                assertEquals(2 * sixteenBitBytes, lastPackedBytes, "held in 32 bits");
+                Product asStored = product(backend, backend.prepareLinear(stored16), x);
+                Product narrowed = product(backend, backend.prepareLinear(storedF32, type), x);
+                Product widened = product(backend, backend.prepareLinear(stored16, DType.F32), x);
+                assertArrayEquals(asStored.values, narrowed.values, "F32 weights held as " + type + " are rounded to it");
+                assertEquals(asStored.packedBytes, narrowed.packedBytes, "held in 16 bits");
+                assertArrayEquals(asStored.values, widened.values, type + " weights held as F32 are widened exactly");
+                assertEquals(2 * asStored.packedBytes, widened.packedBytes, "held in 32 bits");
             }
             assertThrows(IllegalArgumentException.class, () -> backend.prepareLinear(storedF32, DType.I8));
         }
     }
 
-    /** Packed bytes the backend held during the last {@link #product}. */
-    private long lastPackedBytes;
+    /** A product's values, and the bytes of packed weights the backend held while it ran. */
+    private record Product(float[] values, long packedBytes) {}
 
     /** {@code x W^T} with the weight prepared by the caller, which this closes. */
-    private float[] product(CpuBackend backend, LinearWeight weight, Tensor x) {
+    private static Product product(CpuBackend backend, LinearWeight weight, Tensor x) {
         try (weight; Tensor y = backend.linear(x, weight, null)) {
-            lastPackedBytes = backend.packedWeightBytes();
-            return y.toFloatArray();
+            return new Product(y.toFloatArray(), backend.packedWeightBytes());
         }
     }
 
