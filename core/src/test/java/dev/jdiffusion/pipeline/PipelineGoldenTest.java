@@ -51,6 +51,8 @@ class PipelineGoldenTest {
     private static StableDiffusion singleFile;
     /** The F32 folder with its weights held as F16: the same numbers as the F16 checkpoint's. */
     private static StableDiffusion heldAsF16;
+    /** The F16 checkpoint with its weights widened to F32 in memory: the same numbers again. */
+    private static StableDiffusion singleFileHeldAsF32;
 
     @BeforeAll
     static void open() {
@@ -58,6 +60,8 @@ class PipelineGoldenTest {
         sd = StableDiffusion.load(folder).open();
         singleFile = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder).open();
         heldAsF16 = StableDiffusion.load(folder).weightsDType(DType.F16).open();
+        singleFileHeldAsF32 = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder)
+                .weightsDType(DType.F32).open();
     }
 
     @AfterAll
@@ -68,8 +72,10 @@ class PipelineGoldenTest {
         if (singleFile != null) {
             singleFile.close();
         }
-        if (heldAsF16 != null) {
-            heldAsF16.close();
+        for (StableDiffusion opened : new StableDiffusion[] {heldAsF16, singleFileHeldAsF32}) {
+            if (opened != null) {
+                opened.close();
+            }
         }
     }
 
@@ -87,6 +93,8 @@ class PipelineGoldenTest {
                         tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(singleFile, c, params)));
                         tests.add(DynamicTest.dynamicTest("case " + c + ", the F32 folder held as F16",
                                 () -> runCase(heldAsF16, c, params)));
+                        tests.add(DynamicTest.dynamicTest("case " + c + ", the F16 checkpoint held as F32",
+                                () -> runCase(singleFileHeldAsF32, c, params)));
                     } else {
                         tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(sd, c, params)));
                     }

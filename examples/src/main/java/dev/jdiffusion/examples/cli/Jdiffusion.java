@@ -53,7 +53,7 @@ public final class Jdiffusion {
               --variant NAME         weights variant to prefer where the model has it, e.g. fp16 (half the download)
               --weights-dtype T      hold the weights in memory as f16, bf16 or f32: f16 halves the memory of a
                                      model stored in F32 (rounding its weights as its fp16 variant does)
-                                                                                      (as the files store them)
+                                                                                       (as the files store them)
               --offline              use the local cache only, as HF_HUB_OFFLINE=1 does
               --prompt TEXT          what to draw                                                     (required)
               --negative TEXT        what to avoid
