@@ -1,5 +1,6 @@
 package dev.jdiffusion.cpu;
 
+import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.ConvWeight;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.RawTensor;
@@ -108,13 +109,12 @@ final class PackedMatrix implements ConvWeight {
     private static PackedMatrix over(RawTensor weight, DType heldAs, AtomicLong packedBytes, int out, int channels,
             int kernelHeight, int kernelWidth) {
         DType type = weight.dtype();
-        if (heldAs != null && heldAs != DType.F32 && heldAs != DType.F16 && heldAs != DType.BF16) {
-            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + heldAs);
-        }
-        if (type == DType.F16 || type == DType.BF16
-                || (type == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN)) {
-            return new PackedMatrix(weight.data(), type, weight, heldAs != null ? heldAs : type, null, packedBytes, out,
-                    channels, kernelHeight, kernelWidth);
+        boolean readInPlace = type == DType.F16 || type == DType.BF16
+                || (type == DType.F32 && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN);
+        DType storage = heldAs != null ? Backend.requireHeldType(heldAs) : readInPlace ? type : DType.F32;
+        if (readInPlace) {
+            return new PackedMatrix(weight.data(), type, weight, storage, null, packedBytes, out, channels, kernelHeight,
+                    kernelWidth);
         }
         // F64 (or F32 on a big-endian host): an F32 little-endian copy stands in for the file's bytes
         Arena arena = Arena.ofShared();
@@ -122,8 +122,8 @@ final class PackedMatrix implements ConvWeight {
         for (long i = 0; i < weight.elementCount(); i++) {
             converted.setAtIndex(FLOATS, i, weight.getFloat(i));
         }
-        return new PackedMatrix(converted, DType.F32, null, heldAs != null ? heldAs : DType.F32, arena, packedBytes, out,
-                channels, kernelHeight, kernelWidth);
+        return new PackedMatrix(converted, DType.F32, null, storage, arena, packedBytes, out, channels, kernelHeight,
+                kernelWidth);
     }
 
     private static void requireFloat(RawTensor weight) {

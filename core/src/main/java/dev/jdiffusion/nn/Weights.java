@@ -57,21 +57,9 @@ public final class Weights {
      */
     public static Weights of(TensorSource source, Backend backend, DType heldAs) {
         if (heldAs != null) {
-            requireHeldType(heldAs);
+            Backend.requireHeldType(heldAs);
         }
         return new Weights(source, backend, heldAs, "", ConcurrentHashMap.newKeySet(), new ConcurrentLinkedQueue<>());
-    }
-
-    /**
-     * Returns {@code type} if weights can be held in it: F32, F16 or BF16.
-     *
-     * @throws IllegalArgumentException otherwise
-     */
-    public static DType requireHeldType(DType type) {
-        if (type != DType.F32 && type != DType.F16 && type != DType.BF16) {
-            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + type);
-        }
-        return type;
     }
 
     /** The scope {@code <prefix>.<name>} (dots in {@code name} allowed: {@code at("layers.3")}). */
@@ -120,12 +108,12 @@ public final class Weights {
      */
     public Tensor tensor(String name, int... expectedShape) {
         RawTensor raw = raw(name, Arrays.stream(expectedShape).asLongStream().toArray());
-        if (heldAs == null || heldAs.byteSize() >= Float.BYTES) {
+        if (heldAs == null || heldAs == DType.F32) {
             return backend.fromRaw(raw);
         }
         float[] values = raw.toFloatArray();
         for (int i = 0; i < values.length; i++) {
-            values[i] = heldAs.round(values[i]);
+            values[i] = held(values[i]);
         }
         return backend.fromFloats(values, expectedShape);
     }

@@ -143,7 +143,7 @@ public final class StableDiffusion implements AutoCloseable {
          * @throws IllegalArgumentException for a type other than those three
          */
         public Loader weightsDType(DType type) {
-            this.weightsDType = Weights.requireHeldType(type);
+            this.weightsDType = Backend.requireHeldType(type);
             return this;
         }
 

@@ -49,6 +49,18 @@ public interface Backend extends AutoCloseable {
      */
     LinearWeight prepareLinear(RawTensor weight, DType heldAs);
 
+    /**
+     * Returns {@code type} if weights can be held in it: F32, F16 or BF16.
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    static DType requireHeldType(DType type) {
+        if (type != DType.F32 && type != DType.F16 && type != DType.BF16) {
+            throw new IllegalArgumentException("weights are held as F32, F16 or BF16, not " + type);
+        }
+        return type;
+    }
+
     // ------------------------------------------------------------------ ops
 
     /** {@code x W^T + bias}: {@code [..., in] -> [..., out]}; bias {@code [out]} or null. */
