@@ -47,6 +47,30 @@ class ResidentWeightsTest {
     }
 
     @Test
+    void noStepAddsToTheActivationMemory() {
+        try (CpuBackend backend = new CpuBackend(2);
+                StableDiffusion sd = StableDiffusion.load(Fixtures.folder("pipeline")).backend(backend).open()) {
+            UNet2DConditionConfig config = sd.unet().config();
+            List<Long> peakAfterEachStep = new ArrayList<>();
+            // a guided step's batch of two at 64x64 latents (512x512 pixels): activations of many sizes, most of
+            // them megabytes
+            try (Tensor sample = backend.empty(2, config.inChannels(), 64, 64);
+                    Tensor context = backend.fromFloats(new float[2 * 77 * config.crossAttentionDim()], 2, 77,
+                            config.crossAttentionDim())) {
+                sample.data().fill((byte) 0);
+                for (int step = 0; step < 4; step++) {
+                    sd.unet().forward(sample, new float[] {999 - 250 * step}, context).close();
+                    peakAfterEachStep.add(backend.peakActivationBytes());
+                }
+            }
+            long firstStep = peakAfterEachStep.get(0);
+            assertTrue(firstStep > 0);
+            assertTrue(peakAfterEachStep.stream().allMatch(bytes -> bytes == firstStep),
+                    "the steps after the first reuse its memory: " + peakAfterEachStep);
+        }
+    }
+
+    @Test
     void keptModelsStayPackedBetweenGenerationsAndMakeTheSamePictures() {
         float[] freed;
         try (StableDiffusion sd = StableDiffusion.load(Fixtures.folder("pipeline")).open()) {

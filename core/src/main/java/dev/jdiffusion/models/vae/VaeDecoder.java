@@ -58,13 +58,15 @@ final class VaeDecoder implements AutoCloseable {
                     boolean narrows = h.dim(3) != resnet.outChannels();
                     h = States.replace(h, resnet.forward(h, null));
                     if (narrows) {
-                        // the wider buffers it leaves behind fit nothing later; those of h's size are needed next
+                        // the wider buffers it leaves behind are not needed at their size again; those of h's size are
+                        // needed next
                         backend.releaseCachedMemoryLargerThan(h.elementCount() * Float.BYTES);
                     }
                 }
                 if (i < upsamplers.size()) {
-                    // Each level works at four times the pixels of the last: none of its cached buffers fits again,
-                    // so they go before the upsampled output (the largest tensor yet) is allocated, and after.
+                    // Each level works at four times the pixels of the last: its buffers are not needed at their
+                    // sizes again, so they go before the upsampled output (the largest tensor yet) is allocated,
+                    // and after.
                     backend.releaseCachedMemory();
                     h = States.replace(h, upsamplers.get(i).forward(h));
                     backend.releaseCachedMemory();
