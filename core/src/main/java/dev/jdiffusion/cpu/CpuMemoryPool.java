@@ -88,30 +88,33 @@ final class CpuMemoryPool implements AutoCloseable {
 
     private Allocation carve(long bytes, long size) {
         Slab slab = null;
-        long rangeLength = -1;
+        long offset = -1;
+        long rangeLength = Long.MAX_VALUE;
         for (Slab candidate : slabs) {
             long fit = candidate.smallestFit(size);
-            if (fit >= 0 && (rangeLength < 0 || fit < rangeLength)) {
+            if (fit >= 0 && candidate.freeLength(fit) < rangeLength) {
                 slab = candidate;
-                rangeLength = fit;
+                offset = fit;
+                rangeLength = candidate.freeLength(fit);
             }
         }
         if (slab == null) {
             slab = newSlab(size);
             slabs.add(slab);
-            rangeLength = slab.byteSize();
+            offset = 0;
         }
-        long offset = slab.take(size, rangeLength);
+        slab.take(offset, size);
         bytesInUse += size;
         Slab from = slab;
-        return new Allocation(slab.block(offset, bytes), () -> releaseCarved(from, offset, size));
+        long at = offset;
+        return new Allocation(slab.block(offset, bytes), () -> releaseCarved(from, at, size));
     }
 
     private Slab newSlab(long size) {
         if (!untouchedSlabs) {
             return Slab.zeroed(Math.max(size, ZEROED_SLAB_BYTES), ALIGNMENT);
         }
-        // where the system will not lend that much address space at once, a slab just large enough
+        // where the system will not lend that much address space at once, one of a zeroed slab's size
         return Slab.untouched(Math.max(size, UNTOUCHED_SLAB_BYTES), ALIGNMENT)
                 .or(() -> Slab.untouched(Math.max(size, ZEROED_SLAB_BYTES), ALIGNMENT))
                 .orElseThrow(() -> new OutOfMemoryError("the C heap refused " + size + " bytes for activations"));

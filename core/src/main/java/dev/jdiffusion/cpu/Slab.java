@@ -63,34 +63,34 @@ final class Slab {
         return free.size() == 1 && free.firstEntry().getValue() == memory.byteSize();
     }
 
-    /** The length of the smallest free range of at least {@code bytes}, or -1 where there is none. */
+    /**
+     * The offset of the smallest free range of at least {@code bytes} (the lowest of equal ones), or -1 where
+     * there is none.
+     */
     long smallestFit(long bytes) {
         long best = -1;
-        for (long length : free.values()) {
-            if (length >= bytes && (best < 0 || length < best)) {
-                best = length;
+        long bestLength = Long.MAX_VALUE;
+        for (Map.Entry<Long, Long> range : free.entrySet()) {
+            if (range.getValue() >= bytes && range.getValue() < bestLength) {
+                best = range.getKey();
+                bestLength = range.getValue();
             }
         }
         return best;
     }
 
-    /**
-     * Takes {@code bytes} from the start of the first free range of exactly {@code rangeLength} bytes (one
-     * {@link #smallestFit} found) and returns the block's offset.
-     */
-    long take(long bytes, long rangeLength) {
-        for (Map.Entry<Long, Long> range : free.entrySet()) {
-            if (range.getValue() == rangeLength) {
-                long offset = range.getKey();
-                free.remove(offset);
-                if (rangeLength > bytes) {
-                    free.put(offset + bytes, rangeLength - bytes);
-                }
-                highWater = Math.max(highWater, offset + bytes);
-                return offset;
-            }
+    /** The length of the free range at {@code offset}. */
+    long freeLength(long offset) {
+        return free.get(offset);
+    }
+
+    /** Takes {@code bytes} from the start of the free range at {@code offset}. */
+    void take(long offset, long bytes) {
+        long rangeLength = free.remove(offset);
+        if (rangeLength > bytes) {
+            free.put(offset + bytes, rangeLength - bytes);
         }
-        throw new IllegalStateException("no free range of " + rangeLength + " bytes");
+        highWater = Math.max(highWater, offset + bytes);
     }
 
     /** The block at {@code offset}, {@code bytes} long, as a segment of this slab. */
