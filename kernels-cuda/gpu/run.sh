@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Runs, from a folder made by pack.sh, the GPU tests of kernels-cuda and writes what happened into RESULTS_DIR:
+# Runs, from a folder made by pack.sh, the tests of kernels-cuda (the GPU backend against the CPU backend) and
+# core's golden tests on the GPU, and writes what happened into RESULTS_DIR:
 #   machine.txt       nvidia-smi, the CUDA libraries found, the runtime
-#   junit/            the JUnit reports (XML), and tests.txt, the console's tree
+#   junit/, golden/   the JUnit reports (XML) of each suite; tests.txt and golden.txt, the consoles' trees
+# Extra arguments go to the JVM of both suites.
 # The CUDA libraries are the machine's: CUDA_LIB_DIRS, else /usr/local/cuda*/lib64 and the lib folders of the
 # nvidia-* Python wheels (as PyTorch installs them) go on LD_LIBRARY_PATH.
 # Usage: ./run.sh RESULTS_DIR
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-results="${1:?usage: run.sh RESULTS_DIR}"
-mkdir -p "$results/junit"
+results="${1:?usage: run.sh RESULTS_DIR [JVM options]}"
+shift
+mkdir -p "$results/junit" "$results/golden"
+java_home="${TMPDIR:-/tmp}/jdiffusion-java"
+if [ ! -x "$java_home/java/bin/java" ]; then
+    mkdir -p "$java_home" && tar xJf "$here/java.tar.xz" -C "$java_home"
+fi
+java="$java_home/java/bin/java"
 
 dirs="${CUDA_LIB_DIRS:-}"
 for d in /usr/local/cuda*/lib64 /usr/lib/x86_64-linux-gnu; do
@@ -37,13 +45,24 @@ export LD_LIBRARY_PATH="${dirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         [ -z "$found" ] && found="$(ldconfig -p 2>/dev/null | awk -v l="$lib" '$1 == l {print $NF; exit}')"
         echo "$lib: ${found:-not found}"
     done
-    echo "## java"; "$here/java/bin/java" -version 2>&1
+    echo "## java"; "$java" -version 2>&1
 } > "$results/machine.txt" 2>&1
 
-"$here/java/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-    -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
-    --class-path "$here/tests:$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')" \
-    --scan-class-path "$here/tests" --details tree --reports-dir "$results/junit" > "$results/tests.txt" 2>&1
+classpath="$(ls "$here"/lib/*.jar | grep -v console-standalone | tr '\n' ':')"
+launch() {
+    "$java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED "$@"
+}
+launch "$@" -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
+    --class-path "$here/tests:$classpath" --scan-class-path "$here/tests" --details tree \
+    --reports-dir "$results/junit" > "$results/tests.txt" 2>&1
 status=$?
-tail -n 25 "$results/tests.txt"
-exit $status
+tail -n 40 "$results/tests.txt"
+launch -Djdiffusion.test.device=cuda "$@" -jar "$here"/lib/junit-platform-console-standalone-*.jar execute \
+    --class-path "$here/core-tests:$classpath" --details tree --reports-dir "$results/golden" \
+    --select-class dev.jdiffusion.models.clip.ClipTextModelGoldenTest \
+    --select-class dev.jdiffusion.models.unet.UNetGoldenTest \
+    --select-class dev.jdiffusion.models.vae.AutoencoderKLGoldenTest \
+    --select-class dev.jdiffusion.pipeline.PipelineGoldenTest > "$results/golden.txt" 2>&1
+golden=$?
+tail -n 60 "$results/golden.txt"
+[ $status -eq 0 ] && [ $golden -eq 0 ]

@@ -59,8 +59,10 @@ public final class ProfilingBackend implements Backend {
 
     /** Runs {@code work} and adds its time and work to {@code op}, and to {@code op + " " + shape} unless null. */
     private <T> T timed(String op, String shape, double flops, Supplier<T> work) {
+        inner.synchronize(); // on a device that queues ops, the time of this one alone
         long start = System.nanoTime();
         T result = work.get();
+        inner.synchronize();
         long elapsed = System.nanoTime() - start;
         synchronized (this) {
             entries.computeIfAbsent(op, k -> new Entry()).add(elapsed, flops);
@@ -268,6 +270,11 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Tensor scale(Tensor x, float factor) {
         return timed("scale", 0, () -> inner.scale(x, factor));
+    }
+
+    @Override
+    public void synchronize() {
+        inner.synchronize();
     }
 
     @Override

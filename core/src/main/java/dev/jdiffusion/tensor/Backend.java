@@ -155,6 +155,14 @@ public interface Backend extends AutoCloseable {
     Tensor scale(Tensor x, float factor);
 
     /**
+     * Waits until every op called so far has run. A backend that queues ops on a device returns from them before
+     * they are done (reading a result back waits for it); timing one op needs this. The CPU backend's ops are done
+     * when they return.
+     */
+    default void synchronize() {
+    }
+
+    /**
      * Gives back memory kept for reuse by tensors already closed. Allocations of the same sizes are
      * recycled between the steps of a loop; between phases that use other sizes (the denoising loop,
      * then the VAE decode) releasing them lowers the peak.

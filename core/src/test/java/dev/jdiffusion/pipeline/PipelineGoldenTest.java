@@ -9,9 +9,11 @@ import dev.jdiffusion.image.Image;
 import dev.jdiffusion.image.Png;
 import dev.jdiffusion.models.ConfigValues;
 import dev.jdiffusion.schedulers.Samplers;
+import dev.jdiffusion.tensor.Device;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.testing.Fixtures;
 import dev.jdiffusion.testing.Golden;
+import dev.jdiffusion.testing.TestDevice;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.json.Json;
@@ -26,6 +28,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
@@ -41,6 +44,13 @@ class PipelineGoldenTest {
     private static final double IMAGE_TOLERANCE = 1e-4;
     private static final double LATENT_TOLERANCE = 1e-4;
     private static final double EMBEDDING_TOLERANCE = 1e-5;
+    /**
+     * The F16 cases on a GPU: there the products of a model held in F16 run in half precision on the tensor cores,
+     * their inputs rounded to F16 (2^-11 relative) as a model run in {@code .half()} on a GPU computes, where the
+     * reference kept its activations in F32. The tiny random model carries that rounding, through 2 steps of about
+     * 150 products each, to about 1e-2 on its latents; on the CPU the same cases agree to 1e-4.
+     */
+    private static final double HALF_PRECISION_TOLERANCE = 3e-2;
     private static final Pattern SEED = Pattern.compile("manual_seed\\((\\d+)\\)");
 
     /** The single-file F16 checkpoint (original layout) of the same model, which the fp16w cases run from. */
@@ -57,11 +67,14 @@ class PipelineGoldenTest {
     @BeforeAll
     static void open() {
         folder = Fixtures.folder("pipeline");
-        sd = StableDiffusion.load(folder).open();
-        singleFile = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder).open();
-        heldAsF16 = StableDiffusion.load(folder).weightsDType(DType.F16).open();
-        singleFileHeldAsF32 = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder)
-                .weightsDType(DType.F32).open();
+        Device device = TestDevice.device();
+        sd = StableDiffusion.load(folder).device(device).open();
+        heldAsF16 = StableDiffusion.load(folder).weightsDType(DType.F16).device(device).open();
+        if (Files.exists(folder.resolve(SINGLE_FILE))) {
+            singleFile = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder).device(device).open();
+            singleFileHeldAsF32 = StableDiffusion.load(folder.resolve(SINGLE_FILE)).configFrom(folder)
+                    .weightsDType(DType.F32).device(device).open();
+        }
     }
 
     @AfterAll
@@ -90,13 +103,14 @@ class PipelineGoldenTest {
                     String c = name.substring(0, name.length() - ".image".length());
                     Map<String, Object> params = (Map<String, Object>) info.get(c);
                     if (c.endsWith("fp16w")) {
-                        tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(singleFile, c, params)));
+                        tests.add(DynamicTest.dynamicTest("case " + c,
+                                () -> runCase(singleFile(singleFile), c, params, sixteenBitTolerance())));
                         tests.add(DynamicTest.dynamicTest("case " + c + ", the F32 folder held as F16",
-                                () -> runCase(heldAsF16, c, params)));
+                                () -> runCase(heldAsF16, c, params, sixteenBitTolerance())));
                         tests.add(DynamicTest.dynamicTest("case " + c + ", the F16 checkpoint held as F32",
-                                () -> runCase(singleFileHeldAsF32, c, params)));
+                                () -> runCase(singleFile(singleFileHeldAsF32), c, params, LATENT_TOLERANCE)));
                     } else {
-                        tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(sd, c, params)));
+                        tests.add(DynamicTest.dynamicTest("case " + c, () -> runCase(sd, c, params, LATENT_TOLERANCE)));
                     }
                 }
             }
@@ -105,7 +119,18 @@ class PipelineGoldenTest {
         return tests.stream();
     }
 
-    private static void runCase(StableDiffusion sd, String c, Map<String, Object> params) throws IOException {
+    /** The model opened from the single-file checkpoint; the case is skipped where a copy of the fixtures lacks it. */
+    private static StableDiffusion singleFile(StableDiffusion model) {
+        Assumptions.assumeTrue(model != null, "the fixtures hold no " + SINGLE_FILE);
+        return model;
+    }
+
+    private static double sixteenBitTolerance() {
+        return TestDevice.device().equals(Device.CPU) ? LATENT_TOLERANCE : HALF_PRECISION_TOLERANCE;
+    }
+
+    /** One case, its latents and image within {@code tolerance}; the PNG within a level only at the F32 tolerance. */
+    private static void runCase(StableDiffusion sd, String c, Map<String, Object> params, double tolerance) throws IOException {
         ConfigValues p = new ConfigValues("golden_info.json " + c, params);
         try (TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"))) {
             boolean img2img = p.has("strength");
@@ -129,13 +154,14 @@ class PipelineGoldenTest {
 
             for (int i = 0; golden.contains(c + ".latents_after_step." + i); i++) {
                 assertTrue(i < steps.size(), c + ": the reference ran more steps than " + steps.size());
-                Golden.assertClose(golden.get(c + ".latents_after_step." + i).toFloatArray(), steps.get(i), LATENT_TOLERANCE,
+                Golden.assertClose(golden.get(c + ".latents_after_step." + i).toFloatArray(), steps.get(i), tolerance,
                         c + ".latents_after_step." + i);
             }
             assertEquals(p.getInt("num_unet_calls"), steps.size(), c + ": steps run");
-            Golden.assertClose(golden.get(c + ".image").toFloatArray(), result.image().rgb(), IMAGE_TOLERANCE, c + ".image");
+            Golden.assertClose(golden.get(c + ".image").toFloatArray(), result.image().rgb(), Math.max(tolerance, IMAGE_TOLERANCE),
+                    c + ".image");
             Path png = folder.resolve("golden_" + c + ".png");
-            if (Files.exists(png)) {
+            if (Files.exists(png) && tolerance <= LATENT_TOLERANCE) {
                 assertPixelsWithinOneLevel(Png.read(png), result.image(), c);
             }
         }

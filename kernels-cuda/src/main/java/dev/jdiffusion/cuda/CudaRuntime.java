@@ -70,6 +70,25 @@ final class CudaRuntime {
         return gpus.get(index);
     }
 
+    /**
+     * Loads cuBLAS and NVRTC, which the backend needs beyond the runtime, or says which one is missing and where it
+     * was looked for.
+     */
+    static void loadLibraries() {
+        load(org.bytedeco.cuda.global.cublas.class, "cuBLAS (libcublas.so.13 and libcublasLt.so.13)");
+        load(org.bytedeco.cuda.global.nvrtc.class, "NVRTC (libnvrtc.so.13)");
+    }
+
+    private static void load(Class<?> bindings, String library) {
+        try {
+            Loader.load(bindings);
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError | ExceptionInInitializerError e) {
+            throw new BackendUnavailableException("the CUDA backend needs " + library + ", which could not be loaded: "
+                    + rootMessage(e) + ". Looked in java.library.path=" + System.getProperty("java.library.path")
+                    + ", LD_LIBRARY_PATH=" + System.getenv("LD_LIBRARY_PATH") + " and the system's library path", e);
+        }
+    }
+
     private static void loadBindings() {
         try {
             Loader.load(cudart.class);

@@ -9,26 +9,27 @@ import java.util.Map;
 
 /**
  * The CUDA C sources of the backend's own kernels, shipped as resources and compiled at run time by NVRTC for
- * the device's architecture; cuBLAS and cuDNN do the products and convolutions. Each file and the
+ * the device's architecture; cuBLAS does the products. Each file and the
  * {@code extern "C"} kernels it must define, which is what the backend launches by name.
  */
 final class KernelSources {
     /** Source file -> the kernels it defines. */
     static final Map<String, List<String>> KERNELS = Map.of(
             "elementwise.cu", List.of("add_f32", "scale_f32", "silu_f32", "gelu_f32", "quick_gelu_f32", "geglu_f32",
-                    "add_per_item_f32", "f32_to_f16", "f16_to_f32", "bf16_to_f32"),
+                    "add_per_item_f32", "f32_to_f16", "f32_to_bf16"),
             "layout.cu", List.of("upsample_nearest_f32", "concat_last_f32", "narrow_last_f32", "transpose_f32"),
             "norms.cu", List.of("layer_norm_f32", "group_norm_f32", "softmax_f32"),
-            "attention.cu", List.of("attention_f32"));
+            "attention.cu", List.of("score_softmax_f32", "score_softmax_f16", "score_softmax_bf16"),
+            "convolution.cu", List.of("patches_f32", "patches_f16", "patches_bf16"));
 
-    /** The largest head width {@code attention_f32} takes (SD 1.5's widest heads are 1280 / 8 = 160). */
-    static final int MAX_ATTENTION_HEAD_DIM = 160;
+    /** The headers the sources include, handed to NVRTC by name (it has no include path). */
+    static final List<String> HEADERS = List.of("stores.cuh");
 
     private KernelSources() {}
 
     /** The text of one source file. */
     static String source(String file) {
-        if (!KERNELS.containsKey(file)) {
+        if (!KERNELS.containsKey(file) && !HEADERS.contains(file)) {
             throw new IllegalArgumentException("no kernel source " + file + "; there are " + KERNELS.keySet());
         }
         try (InputStream in = KernelSources.class.getResourceAsStream("kernels/" + file)) {

@@ -6,11 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.jdiffusion.cpu.CpuBackend;
 import dev.jdiffusion.models.ConfigValues;
 import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.testing.Fixtures;
+import dev.jdiffusion.testing.TestDevice;
 import dev.jdiffusion.testing.Golden;
 import dev.jdiffusion.tokenizer.ClipTokenizer;
 import dev.jdiffusion.weights.TensorSource;
@@ -37,11 +38,11 @@ class ClipTextModelGoldenTest {
     /** The fixtures' stated agreement for an fp32 implementation (README: about 1e-5 absolute). */
     private static final double TOLERANCE = 1e-5;
 
-    private static CpuBackend backend;
+    private static Backend backend;
 
     @BeforeAll
     static void start() {
-        backend = new CpuBackend();
+        backend = TestDevice.backend();
     }
 
     @AfterAll

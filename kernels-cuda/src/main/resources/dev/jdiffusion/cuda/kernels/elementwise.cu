@@ -55,7 +55,8 @@ extern "C" __global__ void add_per_item_f32(float* x, const float* v, long long 
     }
 }
 
-// Conversions between F32 and IEEE half (round to nearest even), through the PTX instructions themselves.
+// F32 activations rounded to the 16-bit type of a product's weights (to nearest even, as torch's .half() and
+// .bfloat16()), through the PTX conversions themselves: cuBLAS multiplies two operands of one type.
 extern "C" __global__ void f32_to_f16(const float* x, unsigned short* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
         unsigned short h;
@@ -64,17 +65,10 @@ extern "C" __global__ void f32_to_f16(const float* x, unsigned short* out, long 
     }
 }
 
-extern "C" __global__ void f16_to_f32(const unsigned short* x, float* out, long long n) {
+extern "C" __global__ void f32_to_bf16(const float* x, unsigned short* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        float f;
-        asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x[i]));
-        out[i] = f;
-    }
-}
-
-// bfloat16 is the upper half of a float: widening is a shift.
-extern "C" __global__ void bf16_to_f32(const unsigned short* x, float* out, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        out[i] = __int_as_float(((int) x[i]) << 16);
+        unsigned short h;
+        asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x[i]));
+        out[i] = h;
     }
 }
