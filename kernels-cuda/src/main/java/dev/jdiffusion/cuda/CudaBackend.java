@@ -35,6 +35,10 @@ public final class CudaBackend implements Backend {
     /** The most attention-score memory at once; longer sequences are computed in chunks of queries. */
     private static final long SCORE_BYTES = 256L << 20;
     private static final int ROW_THREADS = 256;
+    /** The blocks a group norm's statistics are spread over: four per SM of an H100. */
+    private static final long GROUP_NORM_BLOCKS = 528;
+    /** The widest group norm its kernels take (MAX_CHANNELS in norms.cu); Stable Diffusion's widest is 2560. */
+    private static final int GROUP_NORM_MAX_CHANNELS = 4096;
     /** The GPU the calling thread has made current, so that each thread binds to it once. */
     private static final ThreadLocal<Integer> BOUND_GPU = ThreadLocal.withInitial(() -> -1);
 
@@ -470,17 +474,44 @@ public final class CudaBackend implements Backend {
         return y;
     }
 
+    /**
+     * Statistics in two passes of many blocks each (see norms.cu): the positions of each item are cut into enough
+     * slices to give every SM work, even for one item of 32 groups.
+     */
     @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         OpShapes.groupNorm(x, groups, gamma, beta);
         int batch = x.dim(0);
         int channels = x.dim(-1);
+        if (channels > GROUP_NORM_MAX_CHANNELS) {
+            throw new IllegalArgumentException("groupNorm on the GPU takes at most " + GROUP_NORM_MAX_CHANNELS
+                    + " channels, got " + Shapes.toString(x.shape()));
+        }
         long positions = x.elementCount() / ((long) batch * channels);
         Tensor y = empty(x.shape());
-        if (y.elementCount() > 0) {
-            kernels.launch("group_norm_f32", groups, batch, 1, ROW_THREADS, 1, address(x), address(gamma), address(beta),
-                    eps, silu ? 1 : 0, address(y), positions, channels, groups);
+        if (y.elementCount() == 0) {
+            return y;
         }
+        int slices = (int) Math.max(1, Math.min(positions, GROUP_NORM_BLOCKS / batch));
+        int count = batch * groups;
+        long partialBytes = (long) count * slices * Float.BYTES;
+        long partial = memory.allocate(partialBytes);
+        long means = memory.allocate((long) count * Float.BYTES);
+        long inverses = memory.allocate((long) count * Float.BYTES);
+        float elements = (float) (positions * (channels / groups));
+        int reduceBlocks = (count + ROW_THREADS - 1) / ROW_THREADS;
+        kernels.launch("group_norm_sums", slices, batch, 1, ROW_THREADS, 1, address(x), partial, positions, channels, groups,
+                slices);
+        kernels.launch("group_norm_reduce", reduceBlocks, 1, 1, ROW_THREADS, 1, partial, means, count, slices, elements, -1f);
+        kernels.launch("group_norm_squares", slices, batch, 1, ROW_THREADS, 1, address(x), means, partial, positions,
+                channels, groups, slices);
+        kernels.launch("group_norm_reduce", reduceBlocks, 1, 1, ROW_THREADS, 1, partial, inverses, count, slices, elements,
+                eps);
+        kernels.launchElementwise("group_norm_apply", y.elementCount(), address(x), means, inverses, address(gamma),
+                address(beta), silu ? 1 : 0, address(y), positions, channels, groups, y.elementCount());
+        memory.free(partial, partialBytes);
+        memory.free(means, (long) count * Float.BYTES);
+        memory.free(inverses, (long) count * Float.BYTES);
         return y;
     }
 

@@ -1,6 +1,5 @@
-// Normalisations of the CUDA backend, compiled at run time by NVRTC. One block per normalised group of
-// elements; statistics are summed in F32 as on the CPU: first the mean, then the mean of squared deviations
-// (two passes over the data, which is in L2 for the sizes of Stable Diffusion). Launched with 256 threads.
+// Normalisations of the CUDA backend, compiled at run time by NVRTC. Statistics are summed in F32 as on the CPU:
+// first the mean, then the mean of squared deviations (two passes over the data). Launched with 256 threads.
 
 #define THREADS 256
 
@@ -61,31 +60,84 @@ extern "C" __global__ void layer_norm_f32(const float* x, const float* gamma, co
     }
 }
 
-// Group norm of channels-last x [batch, positions, channels] in `groups` groups of consecutive channels,
-// optionally followed by SiLU: one block per (group, item), grid (groups, batch).
-extern "C" __global__ void group_norm_f32(const float* x, const float* gamma, const float* beta, float eps, int silu,
-        float* out, long long positions, int channels, int groups) {
-    __shared__ float scratch[THREADS / 32];
+// Group norm of channels-last x [batch, positions, channels] in `groups` groups of consecutive channels, in four
+// launches so that every SM has work whatever the number of groups: the positions of each item are cut into
+// `slices`, one block per (slice, item) sums every channel over its positions (a thread per channel, so that a
+// warp reads consecutive channels of one position) and then each group's channels in order; the second pass does
+// the same with the squared deviations from the group's mean; one thread per (group, item) turns the sums into
+// the mean and 1 / sqrt(variance + eps); the last pass normalises every element, with the affine and SiLU.
+// Deterministic: every sum is taken in a fixed order. Channels at most MAX_CHANNELS (SD's widest is 2560).
+
+#define MAX_CHANNELS 4096
+
+// The sum over this block's positions of each channel (or of its squared deviation from its group's mean, when
+// means is given), reduced per group into partial[(item * groups + g) * slices + slice].
+__device__ void group_partial(const float* x, const float* means, float* partial, long long positions, int channels,
+        int groups, int slices) {
+    __shared__ float channelSums[MAX_CHANNELS];
+    int slice = blockIdx.x;
+    int item = blockIdx.y;
     int width = channels / groups;
-    int first = blockIdx.x * width;
-    long long item = (long long) blockIdx.y * positions * channels;
-    long long count = positions * width;
-    float sum = 0.0f;
-    for (long long i = threadIdx.x; i < count; i += THREADS) {
-        sum += x[item + (i / width) * channels + first + i % width];
+    long long first = positions * slice / slices;
+    long long last = positions * (slice + 1) / slices;
+    const float* base = x + (long long) item * positions * channels;
+    for (int c = threadIdx.x; c < channels; c += THREADS) {
+        float mean = means == 0 ? 0.0f : means[item * groups + c / width];
+        float sum = 0.0f;
+        for (long long p = first; p < last; p++) {
+            float v = base[p * channels + c];
+            sum += means == 0 ? v : (v - mean) * (v - mean);
+        }
+        channelSums[c] = sum;
     }
-    float mean = block_sum(sum, scratch) / count;
-    float squares = 0.0f;
-    for (long long i = threadIdx.x; i < count; i += THREADS) {
-        float d = x[item + (i / width) * channels + first + i % width] - mean;
-        squares += d * d;
+    __syncthreads();
+    for (int g = threadIdx.x; g < groups; g += THREADS) {
+        float sum = 0.0f;
+        for (int c = g * width; c < (g + 1) * width; c++) {
+            sum += channelSums[c];
+        }
+        partial[((long long) item * groups + g) * slices + slice] = sum;
     }
-    float inverse = rsqrtf(block_sum(squares, scratch) / count + eps);
-    for (long long i = threadIdx.x; i < count; i += THREADS) {
-        int c = first + (int) (i % width);
-        long long at = item + (i / width) * channels + c;
-        float y = (x[at] - mean) * inverse * gamma[c] + beta[c];
-        out[at] = silu ? y / (1.0f + expf(-y)) : y;
+}
+
+// Grid (slices, batch).
+extern "C" __global__ void group_norm_sums(const float* x, float* partial, long long positions, int channels, int groups,
+        int slices) {
+    group_partial(x, 0, partial, positions, channels, groups, slices);
+}
+
+// Grid (slices, batch); means[item * groups + g] from group_norm_mean.
+extern "C" __global__ void group_norm_squares(const float* x, const float* means, float* partial, long long positions,
+        int channels, int groups, int slices) {
+    group_partial(x, means, partial, positions, channels, groups, slices);
+}
+
+// One thread per (group, item): out[i] = the partial sums of group-item i added in order, over `divisor` (the
+// elements of a group), then (when eps >= 0) turned into 1 / sqrt(value + eps).
+extern "C" __global__ void group_norm_reduce(const float* partial, float* out, int count, int slices, float divisor,
+        float eps) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count) {
+        float sum = 0.0f;
+        for (int s = 0; s < slices; s++) {
+            sum += partial[(long long) i * slices + s];
+        }
+        float value = sum / divisor;
+        out[i] = eps >= 0.0f ? rsqrtf(value + eps) : value;
+    }
+}
+
+// Every element of x normalised with its group's mean and inverse deviation, then the affine and, if asked, SiLU.
+extern "C" __global__ void group_norm_apply(const float* x, const float* means, const float* inverses,
+        const float* gamma, const float* beta, int silu, float* out, long long positions, int channels, int groups,
+        long long n) {
+    int width = channels / groups;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        int c = (int) (i % channels);
+        long long item = i / (positions * channels);
+        int g = (int) (item * groups + c / width);
+        float y = (x[i] - means[g]) * inverses[g] * gamma[c] + beta[c];
+        out[i] = silu ? y / (1.0f + expf(-y)) : y;
     }
 }
 
