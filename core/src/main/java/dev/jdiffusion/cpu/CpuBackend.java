@@ -218,14 +218,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
-        OpShapes.attention(q, k, v, heads, causal);
-        int batch = q.dim(0);
-        int queries = q.dim(1);
-        int keys = k.dim(1);
-        int width = q.dim(2);
+        OpShapes.AttentionShape shape = OpShapes.attention(q, k, v, heads, causal);
         Tensor y = empty(q.shape());
-        kernels.attention(parallel, q.data(), k.data(), v.data(), y.data(), batch, queries, keys, heads,
-                width / heads, scale, causal);
+        kernels.attention(parallel, q.data(), k.data(), v.data(), y.data(), shape.batch(), shape.queries(), shape.keys(),
+                heads, shape.width() / heads, scale, causal);
         return y;
     }
 

@@ -60,7 +60,10 @@ public final class OpShapes {
         }
     }
 
-    public static void attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
+    /** The sizes of an attention: {@code q [batch, queries, width]}, {@code k} and {@code v [batch, keys, width]}. */
+    public record AttentionShape(int batch, int queries, int keys, int width) {}
+
+    public static AttentionShape attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
         if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3) {
             throw new IllegalArgumentException("attention takes [batch, tokens, heads * headDim] tensors");
         }
@@ -78,6 +81,7 @@ public final class OpShapes {
         if (causal && queries != keys) {
             throw new IllegalArgumentException("causal attention needs as many queries as keys, got " + queries + " and " + keys);
         }
+        return new AttentionShape(batch, queries, keys, width);
     }
 
     /** Checks a convolution's input against its weight: channels-last, as many channels as the weight takes. */

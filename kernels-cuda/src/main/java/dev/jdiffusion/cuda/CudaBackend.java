@@ -281,10 +281,9 @@ public final class CudaBackend implements Backend {
             return;
         }
         long n = rows * w.inFeatures();
-        long rounded = memory.allocate(n * 2);
-        kernels.launchElementwise(w.type() == DType.F16 ? "f32_to_f16" : "f32_to_bf16", n, x, rounded, n);
+        long rounded = roundedCopy(x, n, w.type());
         blas.multiplyByTransposed(rounded, w.address(), y, Math.toIntExact(rows), w.inFeatures(), w.outFeatures(), w.type());
-        memory.free(rounded, n * 2); // the stream runs the product before any later use of the block
+        memory.free(rounded, n * w.type().byteSize()); // the stream runs the product before any later use of the block
     }
 
     private void addBias(Tensor y, Tensor bias, long rows) {
@@ -366,11 +365,11 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
-        OpShapes.attention(q, k, v, heads, causal);
-        int batch = q.dim(0);
-        int queries = q.dim(1);
-        int keys = k.dim(1);
-        int width = q.dim(2);
+        OpShapes.AttentionShape shape = OpShapes.attention(q, k, v, heads, causal);
+        int batch = shape.batch();
+        int queries = shape.queries();
+        int keys = shape.keys();
+        int width = shape.width();
         int headDim = width / heads;
         Tensor y = empty(q.shape());
         if (y.elementCount() == 0 || keys == 0) {
@@ -417,9 +416,13 @@ public final class CudaBackend implements Backend {
         if (type == DType.F32) {
             return address(t);
         }
-        long n = t.elementCount();
+        return roundedCopy(address(t), t.elementCount(), type);
+    }
+
+    /** {@code n} floats at {@code from} rounded to the 16-bit {@code type}, in a new block of device memory. */
+    private long roundedCopy(long from, long n, DType type) {
         long rounded = memory.allocate(n * type.byteSize());
-        kernels.launchElementwise(type == DType.F16 ? "f32_to_f16" : "f32_to_bf16", n, address(t), rounded, n);
+        kernels.launchElementwise(type == DType.F16 ? "f32_to_f16" : "f32_to_bf16", n, from, rounded, n);
         return rounded;
     }
 

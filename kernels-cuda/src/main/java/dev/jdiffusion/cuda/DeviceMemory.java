@@ -68,11 +68,6 @@ final class DeviceMemory implements AutoCloseable {
         }
     }
 
-    /** The bytes of the blocks in use now. */
-    synchronized long usedBytes() {
-        return usedBytes;
-    }
-
     /** The most device memory held at once, in use and cached, since this allocator was made. */
     synchronized long peakBytes() {
         return peakBytes;

@@ -28,10 +28,20 @@ final class KernelLibrary implements AutoCloseable {
 
     private final List<CUmod_st> modules = new ArrayList<>();
     private final Map<String, CUfunc_st> functions = new HashMap<>();
+    /** The most arguments a kernel of {@link KernelSources} takes, with room to spare. */
+    private static final int MAX_ARGUMENTS = 16;
+
     private final CUstream_st stream;
+    private final Arena arena = Arena.ofShared();
+    /** One 8-byte slot per argument, and the array of their addresses that {@code cuLaunchKernel} reads. */
+    private final MemorySegment argumentSlots = arena.allocate(8L * MAX_ARGUMENTS, 8);
+    private final PointerPointer<?> argumentPointers = new PointerPointer<>(MAX_ARGUMENTS);
 
     KernelLibrary(String architecture, CUstream_st stream) {
         this.stream = stream;
+        for (int i = 0; i < MAX_ARGUMENTS; i++) {
+            argumentPointers.put(i, new DevicePointer(argumentSlots.address() + 8L * i));
+        }
         for (Map.Entry<String, List<String>> file : KernelSources.KERNELS.entrySet()) {
             byte[] cubin = COMPILED.computeIfAbsent(architecture + "/" + file.getKey(), key -> compile(file.getKey(), architecture));
             CUmod_st module = new CUmod_st();
@@ -101,29 +111,28 @@ final class KernelLibrary implements AutoCloseable {
     /**
      * Launches {@code kernel} on the backend's stream. Arguments are passed by value as the kernel declares them:
      * a {@link Long} as {@code long long} or a device address, an {@link Integer} as {@code int}, a {@link Float}
-     * as {@code float}.
+     * as {@code float}. The driver copies them at the launch, so one block of argument slots serves every launch.
      */
-    void launch(String kernel, int gridX, int gridY, int gridZ, int blockX, int blockY, Object... arguments) {
+    synchronized void launch(String kernel, int gridX, int gridY, int gridZ, int blockX, int blockY, Object... arguments) {
         CUfunc_st function = functions.get(kernel);
         if (function == null) {
             throw new IllegalArgumentException("no kernel " + kernel + " in " + KernelSources.KERNELS.keySet());
         }
-        try (Arena arena = Arena.ofConfined(); PointerPointer<?> pointers = new PointerPointer<>(Math.max(1, arguments.length))) {
-            MemorySegment values = arena.allocate(8L * arguments.length, 8);
-            for (int i = 0; i < arguments.length; i++) {
-                MemorySegment slot = values.asSlice(8L * i, 8);
-                switch (arguments[i]) {
-                    case Long l -> slot.set(ValueLayout.JAVA_LONG, 0, l);
-                    case Integer n -> slot.set(ValueLayout.JAVA_INT, 0, n);
-                    case Float f -> slot.set(ValueLayout.JAVA_FLOAT, 0, f);
-                    default -> throw new IllegalArgumentException("kernel argument " + i + " of " + kernel + " is a "
-                            + arguments[i].getClass().getSimpleName() + ", not a Long, Integer or Float");
-                }
-                pointers.put(i, new DevicePointer(slot.address()));
-            }
-            CudaCalls.checkDriver(cudart.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, 1, 0, stream,
-                    pointers, (PointerPointer<?>) null), "cuLaunchKernel(" + kernel + ")");
+        if (arguments.length > MAX_ARGUMENTS) {
+            throw new IllegalArgumentException(kernel + " is launched with " + arguments.length + " arguments, at most "
+                    + MAX_ARGUMENTS);
         }
+        for (int i = 0; i < arguments.length; i++) {
+            switch (arguments[i]) {
+                case Long l -> argumentSlots.set(ValueLayout.JAVA_LONG, 8L * i, l);
+                case Integer n -> argumentSlots.set(ValueLayout.JAVA_INT, 8L * i, n);
+                case Float f -> argumentSlots.set(ValueLayout.JAVA_FLOAT, 8L * i, f);
+                default -> throw new IllegalArgumentException("kernel argument " + i + " of " + kernel + " is a "
+                        + arguments[i].getClass().getSimpleName() + ", not a Long, Integer or Float");
+            }
+        }
+        CudaCalls.checkDriver(cudart.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY, 1, 0, stream,
+                argumentPointers, (PointerPointer<?>) null), "cuLaunchKernel(" + kernel + ")");
     }
 
     @Override
@@ -133,5 +142,7 @@ final class KernelLibrary implements AutoCloseable {
         }
         modules.clear();
         functions.clear();
+        argumentPointers.close();
+        arena.close();
     }
 }
