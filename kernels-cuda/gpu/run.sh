@@ -4,33 +4,14 @@
 #   machine.txt       nvidia-smi, the CUDA libraries found, the runtime
 #   junit/, golden/   the JUnit reports (XML) of each suite; tests.txt and golden.txt, the consoles' trees
 # Extra arguments go to the JVM of both suites.
-# The CUDA libraries are the machine's: CUDA_LIB_DIRS, else /usr/local/cuda*/lib64 and the lib folders of the
-# nvidia-* Python wheels (as PyTorch installs them) go on LD_LIBRARY_PATH.
+# The CUDA libraries are the machine's (see environment.sh).
 # Usage: ./run.sh RESULTS_DIR
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 results="${1:?usage: run.sh RESULTS_DIR [JVM options]}"
 shift
 mkdir -p "$results/junit" "$results/golden"
-java_home="${TMPDIR:-/tmp}/jdiffusion-java"
-if [ ! -x "$java_home/java/bin/java" ]; then
-    mkdir -p "$java_home" && tar xJf "$here/java.tar.xz" -C "$java_home"
-fi
-java="$java_home/java/bin/java"
-
-dirs="${CUDA_LIB_DIRS:-}"
-for d in /usr/local/cuda*/lib64 /usr/lib/x86_64-linux-gnu; do
-    [ -d "$d" ] && dirs="$dirs:$d"
-done
-for python in python3 python; do
-    if command -v "$python" >/dev/null 2>&1; then
-        for d in $("$python" -c 'import site, glob; print(" ".join(sorted(set(g for s in site.getsitepackages() for g in glob.glob(s + "/nvidia/*/lib")))))' 2>/dev/null); do
-            dirs="$dirs:$d"
-        done
-        break
-    fi
-done
-export LD_LIBRARY_PATH="${dirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source "$here/environment.sh"
 [ -d "$here/fixtures" ] && export JDIFFUSION_FIXTURES="$here/fixtures"
 
 {

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * The models on a GPU through the CUDA backend: CLIP (batch 2), one guided U-Net step (batch 2) at 32x32 and
@@ -100,6 +101,7 @@ public final class GpuBenchmark {
                 try (Tensor latents = backend.fromFloats(random.randn(2 * 4 * size * size), 2, 4, size, size)) {
                     figure("U-Net step, batch 2, " + size + "x" + size + " latent", size == 64 ? STEP_64_GFLOP : 0,
                             () -> read(unet.forward(latents, new float[] {999}, context)));
+                    hostShare("U-Net step, batch 2, " + size + "x" + size, () -> unet.forward(latents, new float[] {999}, context));
                 }
             }
         }
@@ -131,6 +133,27 @@ public final class GpuBenchmark {
             System.out.println("\nVAE decode to 512x512, op by op:\n" + backend.report(peakGflops));
             System.out.println(backend.reportByShape(peakGflops, 12));
         }
+    }
+
+    /**
+     * How long the host takes to queue the work against how long the GPU takes to finish it: where the two are
+     * close, the launches, not the GPU, set the pace.
+     */
+    private void hostShare(String name, Supplier<Tensor> queue) {
+        double[] queued = new double[runs];
+        double[] done = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            backend.synchronize();
+            long start = System.nanoTime();
+            Tensor result = queue.get();
+            queued[i] = (System.nanoTime() - start) / 1e6;
+            read(result);
+            done[i] = (System.nanoTime() - start) / 1e6;
+        }
+        Arrays.sort(queued);
+        Arrays.sort(done);
+        System.out.printf(Locale.ROOT, "| %s: queued by the host in | %.2f | (done in %.2f) | | |%n", name, queued[runs / 2],
+                done[runs / 2]);
     }
 
     /** Reads a result back (which waits for the GPU to finish it) and frees it. */
