@@ -26,8 +26,8 @@ import org.bytedeco.cuda.global.cudart;
  * <p>Precision follows the weights. Weights held in F32 give single-precision products throughout (no TF32), which
  * agree with the CPU backend to rounding. Weights held in F16 or BF16 run the products on the tensor cores in that
  * type with F32 sums: the activations are rounded to it on the way in (as a model run in {@code .half()} does), and
- * attention, which has no weights, computes its two products in the type of the 16-bit weights this backend holds.
- * Everything else (norms, softmax, activations, the tensors between ops) stays F32.
+ * attention, which has no weights, computes its two products in the type of the 16-bit weights this backend holds,
+ * fused into one kernel ({@link FlashAttention}) for heads of up to 160. Everything else (norms, softmax, activations, the tensors between ops) stays F32.
  */
 public final class CudaBackend implements Backend {
     /** The most patch-matrix memory a convolution takes at once; larger outputs are gathered in row chunks. */
@@ -376,6 +376,11 @@ public final class CudaBackend implements Backend {
             return y;
         }
         DType type = attentionType;
+        if (FlashAttention.serves(type, headDim)) {
+            FlashAttention.launch(kernels, type, address(q), address(k), address(v), address(y), batch, queries, keys,
+                    heads, headDim, scale, causal);
+            return y;
+        }
         int element = type.byteSize();
         long qs = operand(q, type);
         long ks = operand(k, type);

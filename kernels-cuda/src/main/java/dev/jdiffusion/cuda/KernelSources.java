@@ -21,6 +21,7 @@ final class KernelSources {
             "norms.cu", List.of("layer_norm_f32", "group_norm_sums", "group_norm_squares", "group_norm_reduce",
                     "group_norm_apply", "softmax_f32"),
             "attention.cu", List.of("score_softmax_f32", "score_softmax_f16", "score_softmax_bf16"),
+            "flash_attention.cu", FlashAttention.KERNELS,
             "convolution.cu", List.of("patches_f32", "patches_f16", "patches_bf16"));
 
     /** The headers the sources include, handed to NVRTC by name (it has no include path). */

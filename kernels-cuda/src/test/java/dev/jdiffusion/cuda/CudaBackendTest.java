@@ -216,22 +216,32 @@ class CudaBackendTest {
     /**
      * Next to 16-bit weights, attention multiplies in their type: the CPU given the same rounded q, k and v agrees
      * but for the probabilities, which are rounded too before they weigh the values (2^-9 relative for BF16, 2^-12
-     * for F16, of values below 1 here).
+     * for F16, of values below 1 here). Heads of up to 160 run fused (padded to a multiple of 16: 24 -> 32, 40 -> 48),
+     * wider ones unfused; the cases cover key counts that are not a multiple of the fused kernel's tiles of 64, query
+     * counts that are not a multiple of its blocks of 64, and causal masking over several tiles.
      */
     @Test
     void attentionBesideSixteenBitWeightsComputesInTheirType() {
+        // batch, queries, keys, heads, head width, causal
+        int[][] cases = {{2, 300, 77, 8, 40, 0}, {1, 77, 77, 12, 64, 1}, {2, 256, 256, 8, 80, 0}, {2, 64, 64, 8, 160, 0},
+                {1, 130, 130, 5, 24, 1}, {1, 4096, 4096, 8, 40, 0}, {1, 100, 100, 1, 512, 0}};
         for (DType type : new DType[] {DType.F16, DType.BF16}) {
             try (Backend half = Backends.open(Device.cuda(0), 1);
                     LinearWeight w = half.prepareLinear(raw("w", new float[64], 8, 8), type)) {
-                int width = 8 * 40;
-                float[] q = random(2 * 300 * width, 25, 1);
-                float[] k = random(2 * 77 * width, 26, 1);
-                float[] v = random(2 * 77 * width, 27, 1);
-                int[][] shapes = {{2, 300, width}, {2, 77, width}, {2, 77, width}};
-                float[] expected = run(cpu, new float[][] {rounded(q, type), rounded(k, type), rounded(v, type)}, shapes,
-                        t -> cpu.attention(t[0], t[1], t[2], 8, 0.158f, false));
-                float[] actual = run(half, new float[][] {q, k, v}, shapes, t -> half.attention(t[0], t[1], t[2], 8, 0.158f, false));
-                assertClose(expected, actual, type == DType.F16 ? 5e-4 : 4e-3, type + " attention");
+                for (int[] c : cases) {
+                    int heads = c[3];
+                    int width = heads * c[4];
+                    boolean causal = c[5] == 1;
+                    float[] q = random(c[0] * c[1] * width, 25, 1);
+                    float[] k = random(c[0] * c[2] * width, 26, 1);
+                    float[] v = random(c[0] * c[2] * width, 27, 1);
+                    int[][] shapes = {{c[0], c[1], width}, {c[0], c[2], width}, {c[0], c[2], width}};
+                    float[] expected = run(cpu, new float[][] {rounded(q, type), rounded(k, type), rounded(v, type)},
+                            shapes, t -> cpu.attention(t[0], t[1], t[2], heads, 0.158f, causal));
+                    float[] actual = run(half, new float[][] {q, k, v}, shapes,
+                            t -> half.attention(t[0], t[1], t[2], heads, 0.158f, causal));
+                    assertClose(expected, actual, type == DType.F16 ? 5e-4 : 4e-3, type + " attention " + Arrays.toString(c));
+                }
             }
         }
     }

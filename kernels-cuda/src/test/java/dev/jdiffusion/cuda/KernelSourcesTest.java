@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * so a source that would not compile on the GPU machine fails here first.
  */
 class KernelSourcesTest {
-    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (\\w+)\\(");
+    private static final Pattern KERNEL = Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\(\\w+\\) )?(\\w+)\\(");
 
     @Test
     void everyFileDefinesExactlyTheKernelsTheBackendLaunches() {
