@@ -102,6 +102,12 @@ public final class CudaBackend implements Backend {
         return t.data().address();
     }
 
+    /** The rows of a tensor seen as {@code [rows, last dimension]}. */
+    private static long rowsOf(Tensor t) {
+        int width = t.dim(-1);
+        return width == 0 ? 0 : t.elementCount() / width;
+    }
+
     @Override
     public Tensor fromFloats(float[] values, int... shape) {
         if (values.length != Shapes.elementCount(shape)) {
@@ -288,8 +294,7 @@ public final class CudaBackend implements Backend {
 
     private void addBias(Tensor y, Tensor bias, long rows) {
         if (bias != null) {
-            kernels.launchElementwise("add_per_item_f32", y.elementCount(), address(y), address(bias), rows, y.dim(-1),
-                    y.elementCount());
+            kernels.launchRows("add_per_item_f32", rows, y.dim(-1), address(y), address(bias), rows, y.dim(-1), rows);
         }
     }
 
@@ -468,11 +473,13 @@ public final class CudaBackend implements Backend {
             long patchBytes = chunk * columns * element;
             long patches = memory.allocate(patchBytes);
             String gather = "patches_" + suffix(w.type());
+            int channels = x.dim(3);
+            boolean eights = channels % 8 == 0 && address(x) % 16 == 0; // the kernel's 16-byte loads
             for (long first = 0; first < pixels; first += chunk) {
                 long rows = Math.min(chunk, pixels - first);
-                kernels.launchElementwise(gather, rows * columns, address(x), patches, x.dim(1), x.dim(2), x.dim(3),
-                        w.kernelHeight(), w.kernelWidth(), stride, padding.top(), padding.left(), outShape[1], outShape[2],
-                        first, rows * columns);
+                kernels.launchRows(gather, rows, eights ? channels / 8 : channels, address(x), patches, x.dim(1), x.dim(2),
+                        channels, w.kernelHeight(), w.kernelWidth(), stride, padding.top(), padding.left(), outShape[1],
+                        outShape[2], first, rows, eights ? 1 : 0);
                 blas.multiplyByTransposed(patches, w.address(), address(y) + first * w.outFeatures() * Float.BYTES,
                         Math.toIntExact(rows), w.inFeatures(), w.outFeatures(), w.type());
             }
@@ -515,8 +522,8 @@ public final class CudaBackend implements Backend {
                 channels, groups, slices);
         kernels.launch("group_norm_reduce", reduceBlocks, 1, 1, ROW_THREADS, 1, partial, inverses, count, slices, elements,
                 eps);
-        kernels.launchElementwise("group_norm_apply", y.elementCount(), address(x), means, inverses, address(gamma),
-                address(beta), silu ? 1 : 0, address(y), positions, channels, groups, y.elementCount());
+        kernels.launchRows("group_norm_apply", batch * positions, channels, address(x), means, inverses, address(gamma),
+                address(beta), silu ? 1 : 0, address(y), positions, channels, groups, batch * positions);
         memory.free(partial, partialBytes);
         memory.free(means, (long) count * Float.BYTES);
         memory.free(inverses, (long) count * Float.BYTES);
@@ -527,16 +534,18 @@ public final class CudaBackend implements Backend {
     public Tensor upsampleNearest(Tensor x, int height, int width) {
         OpShapes.resize(x, height, width, "upsampleNearest");
         Tensor y = empty(x.dim(0), height, width, x.dim(3));
-        kernels.launchElementwise("upsample_nearest_f32", y.elementCount(), address(x), address(y), x.dim(1), x.dim(2),
-                x.dim(3), height, width, y.elementCount());
+        long pixels = rowsOf(y);
+        kernels.launchRows("upsample_nearest_f32", pixels, x.dim(3), address(x), address(y), x.dim(1), x.dim(2), x.dim(3),
+                height, width, pixels);
         return y;
     }
 
     @Override
     public Tensor concat(Tensor a, Tensor b) {
         Tensor y = empty(OpShapes.concat(a, b));
-        kernels.launchElementwise("concat_last_f32", y.elementCount(), address(a), address(b), address(y), a.dim(-1),
-                b.dim(-1), y.elementCount());
+        long rows = rowsOf(y);
+        kernels.launchRows("concat_last_f32", rows, y.dim(-1), address(a), address(b), address(y), a.dim(-1), b.dim(-1),
+                rows);
         return y;
     }
 
@@ -544,14 +553,15 @@ public final class CudaBackend implements Backend {
     public void addPerItem(Tensor x, Tensor v) {
         long positions = OpShapes.addPerItem(x, v);
         bind();
-        kernels.launchElementwise("add_per_item_f32", x.elementCount(), address(x), address(v), positions, x.dim(-1),
-                x.elementCount());
+        long rows = rowsOf(x);
+        kernels.launchRows("add_per_item_f32", rows, x.dim(-1), address(x), address(v), positions, x.dim(-1), rows);
     }
 
     @Override
     public Tensor geglu(Tensor x) {
         Tensor y = empty(OpShapes.geglu(x));
-        kernels.launchElementwise("geglu_f32", y.elementCount(), address(x), address(y), y.dim(-1), y.elementCount());
+        long rows = rowsOf(y);
+        kernels.launchRows("geglu_f32", rows, y.dim(-1), address(x), address(y), y.dim(-1), rows);
         return y;
     }
 
@@ -570,8 +580,8 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor narrowLast(Tensor x, int from, int length) {
         Tensor y = empty(OpShapes.narrowLast(x, from, length));
-        kernels.launchElementwise("narrow_last_f32", y.elementCount(), address(x), address(y), x.dim(-1), from, length,
-                y.elementCount());
+        long rows = rowsOf(y);
+        kernels.launchRows("narrow_last_f32", rows, length, address(x), address(y), x.dim(-1), from, length, rows);
         return y;
     }
 

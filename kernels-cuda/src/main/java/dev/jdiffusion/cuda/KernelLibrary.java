@@ -109,6 +109,21 @@ final class KernelLibrary implements AutoCloseable {
     }
 
     /**
+     * A launch over a {@code [rows, width]} matrix for the kernels that walk rows ({@code rows.cuh}): a row to as
+     * many threads as it has columns, up to a block of 256, and enough blocks for the rows, at most 65536 (the
+     * kernels loop over the rest).
+     */
+    void launchRows(String kernel, long rows, int width, Object... arguments) {
+        if (rows == 0 || width == 0) {
+            return;
+        }
+        int threads = 256;
+        int rowsPerBlock = threads / Math.min(width, threads);
+        int blocks = (int) Math.min((rows + rowsPerBlock - 1) / rowsPerBlock, 65536);
+        launch(kernel, blocks, 1, 1, threads, 1, arguments);
+    }
+
+    /**
      * Launches {@code kernel} on the backend's stream. Arguments are passed by value as the kernel declares them:
      * a {@link Long} as {@code long long} or a device address, an {@link Integer} as {@code int}, a {@link Float}
      * as {@code float}. The driver copies them at the launch, so one block of argument slots serves every launch.

@@ -25,7 +25,7 @@ final class KernelSources {
             "convolution.cu", List.of("patches_f32", "patches_f16", "patches_bf16"));
 
     /** The headers the sources include, handed to NVRTC by name (it has no include path). */
-    static final List<String> HEADERS = List.of("stores.cuh");
+    static final List<String> HEADERS = List.of("stores.cuh", "rows.cuh");
 
     private KernelSources() {}
 

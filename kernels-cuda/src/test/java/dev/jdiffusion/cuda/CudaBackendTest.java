@@ -183,6 +183,13 @@ class CudaBackendTest {
             assertSame("conv2d 1x1", F32_TOLERANCE, in, shapes, b -> t -> b.conv2d(t[0], b == cpu ? c1 : g1, null, 1, Padding.of(0)));
             assertSame("upsample then conv2d", F32_TOLERANCE, in, shapes,
                     b -> t -> b.upsampleConv2d(t[0], 48, 36, b == cpu ? c3 : g3, t[1], Padding.of(1)));
+            // four channels, as a latent has: patches gathered a channel at a time rather than eight
+            float[] k4 = random(8 * 4 * 9, 28, 0.3);
+            try (ConvWeight c4 = cpu.prepareConv(raw("k4", k4, 8, 4, 3, 3), null);
+                    ConvWeight g4 = gpu.prepareConv(raw("k4", k4, 8, 4, 3, 3), null)) {
+                assertSame("conv2d 3x3 of 4 channels", F32_TOLERANCE, new float[][] {random(2 * 9 * 7 * 4, 29, 1)},
+                        new int[][] {{2, 9, 7, 4}}, b -> t -> b.conv2d(t[0], b == cpu ? c4 : g4, null, 1, Padding.of(1)));
+            }
             WrongWeight wrong = new WrongWeight();
             try (Tensor x = gpu.fromFloats(in[0], shapes[0])) {
                 assertThrows(IllegalArgumentException.class, () -> gpu.conv2d(x, wrong, null, 1, Padding.of(1)));

@@ -1,6 +1,8 @@
 // Elementwise kernels of the CUDA backend, compiled at run time by NVRTC. Tensors are dense F32, row-major,
-// channels-last as on the CPU backend. Every kernel is a grid-stride loop over `n` elements, so any launch
-// size covers any tensor. No headers: NVRTC compiles this without an include path.
+// channels-last as on the CPU backend. The plain elementwise kernels are grid-stride loops over `n` elements, so
+// any launch size covers any tensor; those that need an element's column walk rows (rows.cuh). NVRTC compiles this
+// without an include path: the headers are handed to it by name.
+#include "rows.cuh"
 
 extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
@@ -38,21 +40,19 @@ extern "C" __global__ void quick_gelu_f32(const float* x, float* out, long long 
 }
 
 // GEGLU: x is [rows, 2 * width]; out[r, j] = x[r, j] * gelu(x[r, width + j]) (diffusers' hidden, gate order).
-extern "C" __global__ void geglu_f32(const float* x, float* out, int width, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        long long row = i / width;
-        int j = (int) (i - row * width);
+extern "C" __global__ void geglu_f32(const float* x, float* out, int width, long long rows) {
+    for_each_row_column(rows, width, [&](long long row, int j) {
         const float* in = x + row * 2 * width;
-        out[i] = in[j] * gelu(in[width + j]);
-    }
+        out[row * width + j] = in[j] * gelu(in[width + j]);
+    });
 }
 
-// x [batch, positions, width] += v [batch, width]: the time embedding added to every pixel of its item.
-extern "C" __global__ void add_per_item_f32(float* x, const float* v, long long positions, int width, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        long long item = i / (positions * width);
-        x[i] += v[item * width + i % width];
-    }
+// x [rows, width] += v [rows / positions, width]: a vector per item added to each of its `positions` rows (the time
+// embedding to every pixel of its item; with positions = rows, a bias to every row).
+extern "C" __global__ void add_per_item_f32(float* x, const float* v, long long positions, int width, long long rows) {
+    for_each_row_column(rows, width, [&](long long row, int j) {
+        x[row * width + j] += v[row / positions * width + j];
+    });
 }
 
 // F32 activations rounded to the 16-bit type of a product's weights (to nearest even, as torch's .half() and

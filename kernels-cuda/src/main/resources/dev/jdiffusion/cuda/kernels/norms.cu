@@ -1,6 +1,8 @@
 // Normalisations of the CUDA backend, compiled at run time by NVRTC. Statistics are summed in F32 as on the CPU:
 // first the mean, then the mean of squared deviations (two passes over the data). Launched with 256 threads.
 
+#include "rows.cuh"
+
 #define THREADS 256
 
 // The sum of `value` over the block, returned to every thread. `scratch` holds THREADS / 32 floats.
@@ -127,18 +129,18 @@ extern "C" __global__ void group_norm_reduce(const float* partial, float* out, i
     }
 }
 
-// Every element of x normalised with its group's mean and inverse deviation, then the affine and, if asked, SiLU.
+// Every element of x [batch * positions, channels] normalised with its group's mean and inverse deviation, then
+// the affine and, if asked, SiLU.
 extern "C" __global__ void group_norm_apply(const float* x, const float* means, const float* inverses,
         const float* gamma, const float* beta, int silu, float* out, long long positions, int channels, int groups,
-        long long n) {
+        long long rows) {
     int width = channels / groups;
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        int c = (int) (i % channels);
-        long long item = i / (positions * channels);
-        int g = (int) (item * groups + c / width);
+    for_each_row_column(rows, channels, [&](long long row, int c) {
+        int g = (int) (row / positions) * groups + c / width;
+        long long i = row * channels + c;
         float y = (x[i] - means[g]) * inverses[g] * gamma[c] + beta[c];
         out[i] = silu ? y / (1.0f + expf(-y)) : y;
-    }
+    });
 }
 
 // Softmax over the last dimension: one block per row of x [rows, width].
