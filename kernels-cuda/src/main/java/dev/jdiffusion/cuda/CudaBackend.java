@@ -48,6 +48,7 @@ public final class CudaBackend implements Backend {
     private final DeviceMemory memory = new DeviceMemory();
     private final KernelLibrary kernels;
     private final Cublas blas;
+    private final CublasLt blasLt;
     private volatile DType attentionType = DType.F32;
 
     CudaBackend(CudaRuntime.Gpu gpu) {
@@ -57,6 +58,7 @@ public final class CudaBackend implements Backend {
         CudaCalls.check(cudart.cudaStreamCreateWithFlags(stream, cudart.cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         this.kernels = new KernelLibrary(gpu.architecture(), stream);
         this.blas = new Cublas(stream);
+        this.blasLt = new CublasLt(stream, memory);
     }
 
     /** The GPU this backend runs on. */
@@ -272,29 +274,38 @@ public final class CudaBackend implements Backend {
         DeviceWeight w = deviceWeight(weight);
         Tensor y = empty(OpShapes.linear(x, w.inFeatures(), w.outFeatures(), bias));
         int rows = Shapes.rows(x.shape());
-        multiply(address(x), rows, w, address(y));
-        addBias(y, bias, rows);
+        multiply(address(x), rows, w, bias, address(y));
         return y;
     }
 
-    /** {@code y[rows, out] = x[rows, in] W^T}, in the weight's type (the rows rounded to it first). */
-    private void multiply(long x, long rows, DeviceWeight w, long y) {
+    /** {@code y[rows, out] = x[rows, in] W^T + bias}, in the weight's type (the rows rounded to it first). */
+    private void multiply(long x, long rows, DeviceWeight w, Tensor bias, long y) {
         if (rows == 0) {
             return;
         }
         if (w.type() == DType.F32) {
-            blas.multiplyByTransposed(x, w.address(), y, Math.toIntExact(rows), w.inFeatures(), w.outFeatures(), DType.F32);
+            product(x, rows, w, bias, y);
             return;
         }
         long n = rows * w.inFeatures();
         long rounded = roundedCopy(x, n, w.type());
-        blas.multiplyByTransposed(rounded, w.address(), y, Math.toIntExact(rows), w.inFeatures(), w.outFeatures(), w.type());
+        product(rounded, rows, w, bias, y);
         memory.free(rounded, n * w.type().byteSize()); // the stream runs the product before any later use of the block
     }
 
-    private void addBias(Tensor y, Tensor bias, long rows) {
+    /**
+     * {@code y[rows, out] = operand[rows, in] W^T + bias}, the operand in the weight's type: the bias added by the
+     * product's epilogue where cuBLASLt has an algorithm for the shape, else by a pass of its own.
+     */
+    private void product(long operand, long rows, DeviceWeight w, Tensor bias, long y) {
+        int m = Math.toIntExact(rows);
+        if (bias != null && blasLt.multiplyByTransposedAddingBias(operand, w.address(), address(bias), y, m, w.inFeatures(),
+                w.outFeatures(), w.type())) {
+            return;
+        }
+        blas.multiplyByTransposed(operand, w.address(), y, m, w.inFeatures(), w.outFeatures(), w.type());
         if (bias != null) {
-            kernels.launchRows("add_per_item_f32", rows, y.dim(-1), address(y), address(bias), rows, y.dim(-1), rows);
+            kernels.launchRows("add_per_item_f32", rows, w.outFeatures(), y, address(bias), rows, w.outFeatures(), rows);
         }
     }
 
@@ -465,7 +476,7 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(outShape);
         long pixels = (long) outShape[0] * outShape[1] * outShape[2];
         if (w.kernelHeight() == 1 && w.kernelWidth() == 1 && stride == 1 && padding.equals(Padding.of(0))) {
-            multiply(address(x), pixels, w, address(y));
+            multiply(address(x), pixels, w, bias, address(y));
         } else if (pixels > 0) {
             long columns = w.inFeatures();
             int element = w.type().byteSize();
@@ -480,12 +491,10 @@ public final class CudaBackend implements Backend {
                 kernels.launchRows(gather, rows, eights ? channels / 8 : channels, address(x), patches, x.dim(1), x.dim(2),
                         channels, w.kernelHeight(), w.kernelWidth(), stride, padding.top(), padding.left(), outShape[1],
                         outShape[2], first, rows, eights ? 1 : 0);
-                blas.multiplyByTransposed(patches, w.address(), address(y) + first * w.outFeatures() * Float.BYTES,
-                        Math.toIntExact(rows), w.inFeatures(), w.outFeatures(), w.type());
+                product(patches, rows, w, bias, address(y) + first * w.outFeatures() * Float.BYTES);
             }
             memory.free(patches, patchBytes);
         }
-        addBias(y, bias, pixels);
         return y;
     }
 
@@ -609,6 +618,7 @@ public final class CudaBackend implements Backend {
         bind();
         cudart.cudaStreamSynchronize(stream);
         blas.close();
+        blasLt.close();
         kernels.close();
         memory.close();
         cudart.cudaStreamDestroy(stream);

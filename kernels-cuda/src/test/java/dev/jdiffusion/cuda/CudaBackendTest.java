@@ -151,14 +151,20 @@ class CudaBackendTest {
                         LinearWeight onGpu = half.prepareLinear(raw("w", w, 320, 1280), type);
                         ConvWeight convOnCpu = cpu.prepareConv(raw("k", kernel, 64, 32, 3, 3), type);
                         ConvWeight convOnGpu = half.prepareConv(raw("k", kernel, 64, 32, 3, 3), type)) {
-                    float[] expected = run(cpu, new float[][] {rounded(x, type)}, new int[][] {{1024, 1280}},
-                            t -> cpu.linear(t[0], onCpu, null));
-                    float[] actual = run(half, new float[][] {x}, new int[][] {{1024, 1280}}, t -> half.linear(t[0], onGpu, null));
-                    assertClose(expected, actual, F32_TOLERANCE, type + " linear");
-                    expected = run(cpu, new float[][] {rounded(image, type)}, new int[][] {{2, 24, 16, 32}},
-                            t -> cpu.conv2d(t[0], convOnCpu, null, 1, Padding.of(1)));
-                    actual = run(half, new float[][] {image}, new int[][] {{2, 24, 16, 32}},
-                            t -> half.conv2d(t[0], convOnGpu, null, 1, Padding.of(1)));
+                    // with and without a bias: cuBLASLt's epilogue adds it where there is one
+                    for (float[] bias : new float[][] {null, random(320, 30, 1)}) {
+                        float[][] in = bias == null ? new float[][] {rounded(x, type)} : new float[][] {rounded(x, type), bias};
+                        int[][] shapes = {{1024, 1280}, {320}};
+                        float[] expected = run(cpu, in, shapes, t -> cpu.linear(t[0], onCpu, bias == null ? null : t[1]));
+                        in[0] = x;
+                        float[] actual = run(half, in, shapes, t -> half.linear(t[0], onGpu, bias == null ? null : t[1]));
+                        assertClose(expected, actual, F32_TOLERANCE, type + " linear" + (bias == null ? "" : " with a bias"));
+                    }
+                    float[] convBias = random(64, 31, 1);
+                    float[] expected = run(cpu, new float[][] {rounded(image, type), convBias}, new int[][] {{2, 24, 16, 32}, {64}},
+                            t -> cpu.conv2d(t[0], convOnCpu, t[1], 1, Padding.of(1)));
+                    float[] actual = run(half, new float[][] {image, convBias}, new int[][] {{2, 24, 16, 32}, {64}},
+                            t -> half.conv2d(t[0], convOnGpu, t[1], 1, Padding.of(1)));
                     assertClose(expected, actual, F32_TOLERANCE, type + " conv2d");
                 }
             }
