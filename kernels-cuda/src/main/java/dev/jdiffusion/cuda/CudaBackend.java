@@ -393,7 +393,7 @@ public final class CudaBackend implements Backend {
         }
         DType type = attentionType;
         if (FlashAttention.serves(type, headDim)) {
-            FlashAttention.launch(kernels, type, address(q), address(k), address(v), address(y), batch, queries, keys,
+            FlashAttention.launch(kernels, memory, type, address(q), address(k), address(v), address(y), batch, queries, keys,
                     heads, headDim, scale, causal);
             return y;
         }

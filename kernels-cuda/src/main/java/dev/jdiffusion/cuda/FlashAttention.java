@@ -14,6 +14,7 @@ final class FlashAttention {
     /** The padded head widths compiled, each a multiple of the products' depth of 16. */
     private static final int[] PADDED_WIDTHS = {32, 48, 64, 80, 96, 128, 160};
     private static final int QUERY_ROWS = 64;
+    private static final int KEY_TILE = 64;
     private static final int THREADS = 128;
     private static final float LOG2_E = 1.4426950408889634f;
 
@@ -23,7 +24,7 @@ final class FlashAttention {
     private FlashAttention() {}
 
     private static List<String> kernelNames() {
-        List<String> names = new ArrayList<>();
+        List<String> names = new ArrayList<>(List.of("flash_operand_f16", "flash_operand_bf16"));
         for (DType type : new DType[] {DType.F16, DType.BF16}) {
             for (int width : PADDED_WIDTHS) {
                 names.add(kernel(type, width));
@@ -32,8 +33,12 @@ final class FlashAttention {
         return List.copyOf(names);
     }
 
+    private static String suffix(DType type) {
+        return type == DType.F16 ? "f16" : "bf16";
+    }
+
     private static String kernel(DType type, int paddedWidth) {
-        return "flash_attention_" + (type == DType.F16 ? "f16" : "bf16") + "_d" + paddedWidth;
+        return "flash_attention_" + suffix(type) + "_d" + paddedWidth;
     }
 
     /** Whether a fused kernel computes attention in {@code type} over heads of {@code headDim}. */
@@ -43,10 +48,12 @@ final class FlashAttention {
 
     /**
      * Queues {@code out = softmax(scale q k^T [+ causal mask]) v} per head, for F32 tensors [batch, tokens, heads *
-     * headDim] at the given device addresses, the operands rounded to {@code type}.
+     * headDim] at the given device addresses, the operands rounded to {@code type}: keys and values are packed first
+     * into head-major tiles of that type (a block of device memory each, freed once queued: the stream runs the
+     * kernel before any later use of the blocks).
      */
-    static void launch(KernelLibrary kernels, DType type, long q, long k, long v, long out, int batch, int queries,
-            int keys, int heads, int headDim, float scale, boolean causal) {
+    static void launch(KernelLibrary kernels, DeviceMemory memory, DType type, long q, long k, long v, long out, int batch,
+            int queries, int keys, int heads, int headDim, float scale, boolean causal) {
         if (!serves(type, headDim)) {
             throw new IllegalArgumentException("no fused attention for heads of " + headDim + " in " + type);
         }
@@ -57,8 +64,17 @@ final class FlashAttention {
                 break;
             }
         }
-        int queryBlocks = Math.ceilDiv(queries, QUERY_ROWS);
-        kernels.launch(kernel(type, padded), queryBlocks, heads, batch, THREADS, 1, q, k, v, out, queries, keys, headDim,
-                heads * headDim, scale * LOG2_E, causal ? 1 : 0);
+        int paddedKeys = Math.ceilDiv(keys, KEY_TILE) * KEY_TILE;
+        long rows = (long) batch * heads * paddedKeys;
+        long bytes = rows * padded * type.byteSize();
+        long packedKeys = memory.allocate(bytes);
+        long packedValues = memory.allocate(bytes);
+        String pack = "flash_operand_" + suffix(type);
+        kernels.launchRows(pack, rows, padded / 8, k, packedKeys, keys, paddedKeys, heads, headDim, padded, rows);
+        kernels.launchRows(pack, rows, padded / 8, v, packedValues, keys, paddedKeys, heads, headDim, padded, rows);
+        kernels.launch(kernel(type, padded), Math.ceilDiv(queries, QUERY_ROWS), heads, batch, THREADS, 1, q, packedKeys,
+                packedValues, out, queries, keys, headDim, heads * headDim, scale * LOG2_E, causal ? 1 : 0);
+        memory.free(packedKeys, bytes);
+        memory.free(packedValues, bytes);
     }
 }

@@ -4,16 +4,20 @@
 // the output rescaled whenever the maximum grows), and the probabilities multiply the values straight from the
 // registers that hold them. No score ever goes to memory, so memory is O(tokens x head width).
 //
-// q, k and v are the F32 activations [items, tokens, width], head h in columns h * headDim ...; each operand is
-// rounded to the 16-bit type as it is loaded (queries into registers, keys and values into shared memory), and
-// the probabilities are rounded before they weigh the values, as the unfused path does; sums are F32.
-// The head is padded with zeros to DP (a multiple of 16), the products' depth; one kernel per DP and type.
+// q is the F32 activation [items, queries, width], head h in columns h * headDim ..., rounded to the 16-bit type
+// as it is loaded into registers. Keys and values are first packed by flash_operand into [items, heads, tiles of
+// 64 keys, DP] of the 16-bit type, the head padded with zeros to DP (a multiple of 16, the products' depth) and the
+// keys to whole tiles, so that a tile is one contiguous block that cp.async copies into shared memory while the
+// tile before it is computed (two stages where they fit in the 48 KB of static shared memory: DP up to 80). The
+// probabilities are rounded before they weigh the values, as the unfused path does; sums are F32.
 //
 // Products are mma.sync m16n8k16 with F32 accumulators. Fragment layouts (PTX ISA, "Matrix Fragments for
 // mma.m16n8k16"): lane = 4 * group + pair; A's registers hold rows group and group + 8, columns 2 * pair (+1)
 // and 8 + 2 * pair (+1); B's hold column group, rows 2 * pair (+1) and 8 + 2 * pair (+1); C's hold rows group and
 // group + 8, columns 2 * pair (+1). A C fragment of scores is therefore already half of the A fragment the next
 // product needs, once rounded.
+#include "rows.cuh"
+#include "stores.cuh"
 
 #define QUERY_ROWS 64
 #define KEY_TILE 64
@@ -61,9 +65,36 @@ __device__ __forceinline__ float element(const float* rows, int row, int rowCoun
     return row < rowCount && column < columnCount ? rows[(long long) row * width + column] : 0.0f;
 }
 
+__device__ __forceinline__ unsigned shared_address(const void* pointer) {
+    unsigned address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
+    return address;
+}
+
+// Keys or values x [items, tokens, heads * headDim] (F32) -> out [items, heads, paddedTokens, paddedDim] rounded to
+// Out, zeros in the padding. One row per (item, head, token); a thread writes eight values (16 bytes).
+template <typename Out>
+__device__ void flash_operand(const float* x, Out* out, int tokens, int paddedTokens, int heads, int headDim,
+        int paddedDim, long long rows) {
+    for_each_row_column(rows, paddedDim / 8, [&](long long row, int lane) {
+        int token = (int) (row % paddedTokens);
+        long long itemHead = row / paddedTokens;
+        int head = (int) (itemHead % heads);
+        long long item = itemHead / heads;
+        const float* source = x + (item * tokens + token) * heads * headDim + (long long) head * headDim;
+        float v[8];
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            int d = 8 * lane + e;
+            v[e] = token < tokens && d < headDim ? source[d] : 0.0f;
+        }
+        store8(out + row * paddedDim + 8 * lane, v);
+    });
+}
+
 template <int DP, bool BF16>
-__device__ __forceinline__ void flash_attention(const float* __restrict__ q, const float* __restrict__ k,
-        const float* __restrict__ v, float* __restrict__ out, int queries, int keys, int headDim, int width,
+__device__ __forceinline__ void flash_attention(const float* __restrict__ q, const unsigned short* __restrict__ k,
+        const unsigned short* __restrict__ v, float* __restrict__ out, int queries, int keys, int headDim, int width,
         float scaleLog2, int causal) {
     // Rows of the shared tiles, in 32-bit words: 4 more than the head, which spreads a fragment's reads and
     // ldmatrix's row addresses over all the banks (DP / 16 is whole, so the stride is an odd number of 16 bytes).
@@ -71,19 +102,37 @@ __device__ __forceinline__ void flash_attention(const float* __restrict__ q, con
     constexpr int CHUNKS = DP / 16;
     constexpr int DIM_TILES = DP / 8;
     constexpr int KEY_TILES = KEY_TILE / 8;
-    __shared__ __align__(16) unsigned keyTile[KEY_TILE * ROW_WORDS];
-    __shared__ __align__(16) unsigned valueTile[KEY_TILE * ROW_WORDS];
+    constexpr int TILE_WORDS = KEY_TILE * ROW_WORDS;
+    constexpr int STAGES = 2 * 2 * TILE_WORDS * 4 <= 48 * 1024 ? 2 : 1;
+    __shared__ __align__(16) unsigned keyTiles[STAGES * TILE_WORDS];
+    __shared__ __align__(16) unsigned valueTiles[STAGES * TILE_WORDS];
 
     int warp = threadIdx.x / 32;
     int lane = threadIdx.x % 32;
     int group = lane / 4;
     int pair = lane % 4;
+    int heads = gridDim.y;
+    int paddedKeys = (keys + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
     long long headOffset = (long long) blockIdx.y * headDim;
     const float* qHead = q + (long long) blockIdx.z * queries * width + headOffset;
-    const float* kHead = k + (long long) blockIdx.z * keys * width + headOffset;
-    const float* vHead = v + (long long) blockIdx.z * keys * width + headOffset;
+    long long packedHead = ((long long) blockIdx.z * heads + blockIdx.y) * paddedKeys * DP;
+    const unsigned short* kHead = k + packedHead;
+    const unsigned short* vHead = v + packedHead;
     int firstQuery = blockIdx.x * QUERY_ROWS;
     int row[2] = {firstQuery + warp * 16 + group, firstQuery + warp * 16 + group + 8};
+
+    // Tile `tile` (its first key) into stage `stage`: 16-byte asynchronous copies, KEY_TILE * DP / 8 per operand.
+    auto load = [&](int tile, int stage) {
+        for (int i = threadIdx.x; i < KEY_TILE * DP / 8; i += THREADS) {
+            int r = i / (DP / 8);
+            int chunk = i % (DP / 8);
+            long long from = (long long) (tile + r) * DP + chunk * 8;
+            int to = stage * TILE_WORDS + r * ROW_WORDS + chunk * 4;
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(shared_address(keyTiles + to)), "l"(kHead + from) : "memory");
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(shared_address(valueTiles + to)), "l"(vHead + from) : "memory");
+        }
+        asm volatile("cp.async.commit_group;" ::: "memory");
+    };
 
     unsigned queryFragments[CHUNKS][4];
 #pragma unroll
@@ -108,18 +157,21 @@ __device__ __forceinline__ void flash_attention(const float* __restrict__ q, con
     // With causal masking no query of this block sees a key past its last query.
     int keyEnd = causal ? min(keys, firstQuery + QUERY_ROWS) : keys;
 
-    for (int tile = 0; tile < keyEnd; tile += KEY_TILE) {
-        __syncthreads(); // every warp is done with the previous tile
-        for (int i = threadIdx.x; i < KEY_TILE * DP / 2; i += THREADS) {
-            int r = i / (DP / 2);
-            int column = (i % (DP / 2)) * 2;
-            int key = tile + r;
-            keyTile[r * ROW_WORDS + column / 2] = pack<BF16>(element(kHead, key, keys, column, headDim, width),
-                    element(kHead, key, keys, column + 1, headDim, width));
-            valueTile[r * ROW_WORDS + column / 2] = pack<BF16>(element(vHead, key, keys, column, headDim, width),
-                    element(vHead, key, keys, column + 1, headDim, width));
+    load(0, 0);
+    for (int tile = 0, index = 0; tile < keyEnd; tile += KEY_TILE, index++) {
+        if (STAGES == 2) {
+            if (tile + KEY_TILE < keyEnd) {
+                load(tile + KEY_TILE, (index + 1) % 2); // the next tile copies while this one is computed
+            } else {
+                asm volatile("cp.async.commit_group;" ::: "memory"); // an empty group keeps the count below right
+            }
+            asm volatile("cp.async.wait_group 1;" ::: "memory");
+        } else {
+            asm volatile("cp.async.wait_group 0;" ::: "memory");
         }
-        __syncthreads();
+        __syncthreads(); // every thread's copies of this tile have landed
+        const unsigned* keyTile = keyTiles + (index % STAGES) * TILE_WORDS;
+        const unsigned* valueTile = valueTiles + (index % STAGES) * TILE_WORDS;
 
         float scores[KEY_TILES][4];
 #pragma unroll
@@ -182,6 +234,10 @@ __device__ __forceinline__ void flash_attention(const float* __restrict__ q, con
                 mma<BF16>(output[t], probabilities, b0, b1);
             }
         }
+        __syncthreads(); // every warp is done with this stage before a copy overwrites it
+        if (STAGES == 1 && tile + KEY_TILE < keyEnd) {
+            load(tile + KEY_TILE, 0);
+        }
     }
 
 #pragma unroll
@@ -207,9 +263,21 @@ __device__ __forceinline__ void flash_attention(const float* __restrict__ q, con
     }
 }
 
-// Launched with grid (ceil(queries / 64), heads, items) and THREADS threads; scaleLog2 is the scale times log2(e).
-#define PARAMETERS const float* q, const float* k, const float* v, float* out, int queries, int keys, int headDim, \
-    int width, float scaleLog2, int causal
+// Launched by KernelLibrary.launchRows over rows (items * heads * paddedTokens) and paddedDim / 8.
+extern "C" __global__ void flash_operand_f16(const float* x, Half* out, int tokens, int paddedTokens, int heads, int headDim,
+        int paddedDim, long long rows) {
+    flash_operand(x, out, tokens, paddedTokens, heads, headDim, paddedDim, rows);
+}
+
+extern "C" __global__ void flash_operand_bf16(const float* x, BHalf* out, int tokens, int paddedTokens, int heads,
+        int headDim, int paddedDim, long long rows) {
+    flash_operand(x, out, tokens, paddedTokens, heads, headDim, paddedDim, rows);
+}
+
+// Launched with grid (ceil(queries / 64), heads, items) and THREADS threads; k and v from flash_operand in the
+// kernel's type and DP; scaleLog2 is the scale times log2(e).
+#define PARAMETERS const float* q, const unsigned short* k, const unsigned short* v, float* out, int queries, int keys, \
+    int headDim, int width, float scaleLog2, int causal
 #define ARGUMENTS q, k, v, out, queries, keys, headDim, width, scaleLog2, causal
 
 extern "C" __global__ void __launch_bounds__(THREADS) flash_attention_f16_d32(PARAMETERS) { flash_attention<32, false>(ARGUMENTS); }
