@@ -315,8 +315,9 @@ public final class CudaBackend implements Backend {
         Tensor y = empty(x.shape());
         int rows = Shapes.rows(x.shape());
         if (rows > 0) {
-            kernels.launch("layer_norm_f32", rows, 1, 1, ROW_THREADS, 1, address(x), address(gamma), address(beta), eps,
-                    address(y), x.dim(-1));
+            int blocks = (int) Math.min(Math.ceilDiv(rows, ROW_THREADS / 32), 65536); // a warp per row
+            kernels.launch("layer_norm_f32", blocks, 1, 1, ROW_THREADS, 1, address(x), address(gamma), address(beta), eps,
+                    address(y), x.dim(-1), (long) rows);
         }
         return y;
     }
@@ -519,23 +520,28 @@ public final class CudaBackend implements Backend {
         int slices = (int) Math.max(1, Math.min(positions, GROUP_NORM_BLOCKS / batch));
         int count = batch * groups;
         long partialBytes = (long) count * slices * Float.BYTES;
+        long perChannelBytes = (long) batch * channels * Float.BYTES;
         long partial = memory.allocate(partialBytes);
         long means = memory.allocate((long) count * Float.BYTES);
-        long inverses = memory.allocate((long) count * Float.BYTES);
+        long channelMeans = memory.allocate(perChannelBytes);
+        long channelScales = memory.allocate(perChannelBytes);
         float elements = (float) (positions * (channels / groups));
-        int reduceBlocks = (count + ROW_THREADS - 1) / ROW_THREADS;
+        int warpBlocks = Math.ceilDiv(count, ROW_THREADS / 32); // a warp per (group, item)
         kernels.launch("group_norm_sums", slices, batch, 1, ROW_THREADS, 1, address(x), partial, positions, channels, groups,
                 slices);
-        kernels.launch("group_norm_reduce", reduceBlocks, 1, 1, ROW_THREADS, 1, partial, means, count, slices, elements, -1f);
+        kernels.launch("group_norm_reduce", warpBlocks, 1, 1, ROW_THREADS, 1, partial, means, count, slices, elements);
         kernels.launch("group_norm_squares", slices, batch, 1, ROW_THREADS, 1, address(x), means, partial, positions,
                 channels, groups, slices);
-        kernels.launch("group_norm_reduce", reduceBlocks, 1, 1, ROW_THREADS, 1, partial, inverses, count, slices, elements,
-                eps);
-        kernels.launchRows("group_norm_apply", batch * positions, channels, address(x), means, inverses, address(gamma),
-                address(beta), silu ? 1 : 0, address(y), positions, channels, groups, batch * positions);
+        kernels.launch("group_norm_finish", warpBlocks, 1, 1, ROW_THREADS, 1, partial, means, address(gamma), channelMeans,
+                channelScales, count, slices, elements, eps, channels, groups);
+        long rows = batch * positions;
+        boolean fours = channels % 4 == 0 && address(x) % 16 == 0 && address(y) % 16 == 0 && address(beta) % 16 == 0;
+        kernels.launchRows("group_norm_apply", rows, fours ? channels / 4 : channels, address(x), channelMeans,
+                channelScales, address(beta), silu ? 1 : 0, address(y), positions, channels, rows, fours ? 1 : 0);
         memory.free(partial, partialBytes);
         memory.free(means, (long) count * Float.BYTES);
-        memory.free(inverses, (long) count * Float.BYTES);
+        memory.free(channelMeans, perChannelBytes);
+        memory.free(channelScales, perChannelBytes);
         return y;
     }
 

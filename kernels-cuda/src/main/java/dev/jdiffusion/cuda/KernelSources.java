@@ -19,7 +19,7 @@ final class KernelSources {
                     "add_per_item_f32", "f32_to_f16", "f32_to_bf16"),
             "layout.cu", List.of("upsample_nearest_f32", "concat_last_f32", "narrow_last_f32", "transpose_f32"),
             "norms.cu", List.of("layer_norm_f32", "group_norm_sums", "group_norm_squares", "group_norm_reduce",
-                    "group_norm_apply", "softmax_f32"),
+                    "group_norm_finish", "group_norm_apply", "softmax_f32"),
             "attention.cu", List.of("score_softmax_f32", "score_softmax_f16", "score_softmax_bf16"),
             "flash_attention.cu", FlashAttention.KERNELS,
             "convolution.cu", List.of("patches_f32", "patches_f16", "patches_bf16"));

@@ -281,6 +281,10 @@ class CudaBackendTest {
         assertSame("groupNorm", F32_TOLERANCE, in, shapes, b -> t -> b.groupNorm(t[0], 8, t[1], t[2], 1e-5f, false));
         assertSame("groupNorm + SiLU", F32_TOLERANCE, in, shapes, b -> t -> b.groupNorm(t[0], 32, t[1], t[2], 1e-6f, true));
         assertSame("layerNorm", F32_TOLERANCE, in, shapes, b -> t -> b.layerNorm(t[0], t[1], t[2], 1e-5f));
+        // six channels: not a multiple of four, so the apply pass takes a channel at a time
+        float[][] narrow = {random(2 * 5 * 3 * 6, 32, 2), random(6, 33, 1), random(6, 34, 1)};
+        assertSame("groupNorm of 6 channels", F32_TOLERANCE, narrow, new int[][] {{2, 5, 3, 6}, {6}, {6}},
+                b -> t -> b.groupNorm(t[0], 3, t[1], t[2], 1e-5f, true));
         assertSame("softmax", F32_TOLERANCE, in, shapes, b -> t -> b.softmax(t[0]));
         for (Activation a : Activation.values()) {
             assertSame(a.configName(), F32_TOLERANCE, in, shapes, b -> t -> b.activation(t[0], a));

@@ -40,25 +40,36 @@ __device__ float block_max(float value, float* scratch) {
     return best;
 }
 
-// Layer norm over the last dimension: one block per row of x [rows, width].
+__device__ __forceinline__ float warp_sum(float value) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        value += __shfl_xor_sync(0xffffffffu, value, offset);
+    }
+    return value;
+}
+
+// Layer norm over the last dimension: one warp per row of x [rows, width], THREADS / 32 rows to a block, so the
+// sums need no barrier; the row's second and third reads come from the L1 cache.
 extern "C" __global__ void layer_norm_f32(const float* x, const float* gamma, const float* beta, float eps, float* out,
-        int width) {
-    __shared__ float scratch[THREADS / 32];
-    const float* row = x + (long long) blockIdx.x * width;
-    float* to = out + (long long) blockIdx.x * width;
-    float sum = 0.0f;
-    for (int j = threadIdx.x; j < width; j += THREADS) {
-        sum += row[j];
-    }
-    float mean = block_sum(sum, scratch) / width;
-    float squares = 0.0f;
-    for (int j = threadIdx.x; j < width; j += THREADS) {
-        float d = row[j] - mean;
-        squares += d * d;
-    }
-    float inverse = rsqrtf(block_sum(squares, scratch) / width + eps);
-    for (int j = threadIdx.x; j < width; j += THREADS) {
-        to[j] = (row[j] - mean) * inverse * gamma[j] + beta[j];
+        int width, long long rows) {
+    int lane = threadIdx.x % 32;
+    int warps = blockDim.x / 32;
+    for (long long r = (long long) blockIdx.x * warps + threadIdx.x / 32; r < rows; r += (long long) gridDim.x * warps) {
+        const float* row = x + r * width;
+        float* to = out + r * width;
+        float sum = 0.0f;
+        for (int j = lane; j < width; j += 32) {
+            sum += row[j];
+        }
+        float mean = warp_sum(sum) / width;
+        float squares = 0.0f;
+        for (int j = lane; j < width; j += 32) {
+            float d = row[j] - mean;
+            squares += d * d;
+        }
+        float inverse = rsqrtf(warp_sum(squares) / width + eps);
+        for (int j = lane; j < width; j += 32) {
+            to[j] = (row[j] - mean) * inverse * gamma[j] + beta[j];
+        }
     }
 }
 
@@ -66,8 +77,10 @@ extern "C" __global__ void layer_norm_f32(const float* x, const float* gamma, co
 // launches so that every SM has work whatever the number of groups: the positions of each item are cut into
 // `slices`, one block per (slice, item) sums every channel over its positions (a thread per channel, so that a
 // warp reads consecutive channels of one position) and then each group's channels in order; the second pass does
-// the same with the squared deviations from the group's mean; one thread per (group, item) turns the sums into
-// the mean and 1 / sqrt(variance + eps); the last pass normalises every element, with the affine and SiLU.
+// the same with the squared deviations from the group's mean; a warp per (group, item) turns the partial sums into
+// the mean (group_norm_reduce), then into 1 / sqrt(variance + eps) and each channel's mean and scale (the inverse
+// deviation times gamma: group_norm_finish); the last pass normalises every element, four channels at a time where
+// they come in fours, with the affine and SiLU.
 // Deterministic: every sum is taken in a fixed order. Channels at most MAX_CHANNELS (SD's widest is 2560).
 
 #define MAX_CHANNELS 4096
@@ -114,33 +127,71 @@ extern "C" __global__ void group_norm_squares(const float* x, const float* means
     group_partial(x, means, partial, positions, channels, groups, slices);
 }
 
-// One thread per (group, item): out[i] = the partial sums of group-item i added in order, over `divisor` (the
-// elements of a group), then (when eps >= 0) turned into 1 / sqrt(value + eps).
-extern "C" __global__ void group_norm_reduce(const float* partial, float* out, int count, int slices, float divisor,
-        float eps) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
+// The partial sums of group-item i (i = item * groups + g) added in order by one warp (lane-strided, then a fixed
+// tree), over `divisor`, the elements of a group. Launched with THREADS threads per block: a warp per i.
+__device__ __forceinline__ float group_total(const float* partial, int i, int slices, float divisor) {
+    float sum = 0.0f;
+    for (int s = threadIdx.x % 32; s < slices; s += 32) {
+        sum += partial[(long long) i * slices + s];
+    }
+    return warp_sum(sum) / divisor;
+}
+
+extern "C" __global__ void group_norm_reduce(const float* partial, float* means, int count, int slices, float divisor) {
+    int i = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (i < count) {
-        float sum = 0.0f;
-        for (int s = 0; s < slices; s++) {
-            sum += partial[(long long) i * slices + s];
+        float mean = group_total(partial, i, slices, divisor);
+        if (threadIdx.x % 32 == 0) {
+            means[i] = mean;
         }
-        float value = sum / divisor;
-        out[i] = eps >= 0.0f ? rsqrtf(value + eps) : value;
     }
 }
 
-// Every element of x [batch * positions, channels] normalised with its group's mean and inverse deviation, then
-// the affine and, if asked, SiLU.
-extern "C" __global__ void group_norm_apply(const float* x, const float* means, const float* inverses,
-        const float* gamma, const float* beta, int silu, float* out, long long positions, int channels, int groups,
-        long long rows) {
-    int width = channels / groups;
-    for_each_row_column(rows, channels, [&](long long row, int c) {
-        int g = (int) (row / positions) * groups + c / width;
-        long long i = row * channels + c;
-        float y = (x[i] - means[g]) * inverses[g] * gamma[c] + beta[c];
-        out[i] = silu ? y / (1.0f + expf(-y)) : y;
-    });
+// The variance's partial sums into each channel's mean and scale, [item, channel]: the apply pass then needs no
+// division to find a channel's group.
+extern "C" __global__ void group_norm_finish(const float* partial, const float* means, const float* gamma,
+        float* channelMeans, float* channelScales, int count, int slices, float divisor, float eps, int channels,
+        int groups) {
+    int i = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    if (i < count) {
+        float inverse = rsqrtf(group_total(partial, i, slices, divisor) + eps);
+        int width = channels / groups;
+        int item = i / groups;
+        int first = (i % groups) * width;
+        for (int c = first + threadIdx.x % 32; c < first + width; c += 32) {
+            channelMeans[item * channels + c] = means[i];
+            channelScales[item * channels + c] = inverse * gamma[c];
+        }
+    }
+}
+
+__device__ __forceinline__ float normalised(float x, float mean, float scale, float beta, int silu) {
+    float y = (x - mean) * scale + beta;
+    return silu ? y / (1.0f + expf(-y)) : y;
+}
+
+// Every element of x [batch * positions, channels] normalised with its channel's mean and scale, then beta and, if
+// asked, SiLU. With fours = 1 (channels a multiple of 4, the tensors 16-byte aligned) the threads of a row walk
+// its channels four at a time.
+extern "C" __global__ void group_norm_apply(const float* x, const float* channelMeans, const float* channelScales,
+        const float* beta, int silu, float* out, long long positions, int channels, long long rows, int fours) {
+    if (fours) {
+        for_each_row_column(rows, channels / 4, [&](long long row, int quad) {
+            long long item = row / positions;
+            float4 v = reinterpret_cast<const float4*>(x + row * channels)[quad];
+            float4 m = reinterpret_cast<const float4*>(channelMeans + item * channels)[quad];
+            float4 s = reinterpret_cast<const float4*>(channelScales + item * channels)[quad];
+            float4 b = reinterpret_cast<const float4*>(beta)[quad];
+            reinterpret_cast<float4*>(out + row * channels)[quad] = make_float4(normalised(v.x, m.x, s.x, b.x, silu),
+                    normalised(v.y, m.y, s.y, b.y, silu), normalised(v.z, m.z, s.z, b.z, silu),
+                    normalised(v.w, m.w, s.w, b.w, silu));
+        });
+    } else {
+        for_each_row_column(rows, channels, [&](long long row, int c) {
+            long long at = (row / positions) * channels + c;
+            out[row * channels + c] = normalised(x[row * channels + c], channelMeans[at], channelScales[at], beta[c], silu);
+        });
+    }
 }
 
 // Softmax over the last dimension: one block per row of x [rows, width].
