@@ -186,6 +186,25 @@ def ops(runs):
     return rows
 
 
+def memory_bound(runs):
+    """The norms, adds and GEGLU at the 64x64 level's sizes, F16 (the activations' type there): (name, bytes, ms)."""
+    h = dict(device="cuda", dtype=torch.float16)
+    image, other = torch.randn(2, 320, 64, 64, **h), torch.randn(2, 320, 64, 64, **h)
+    gamma, beta = torch.randn(320, **h), torch.randn(320, **h)
+    rows, wide = torch.randn(8192, 320, **h), torch.randn(8192, 2560, **h)
+    image_bytes = image.numel() * image.element_size()
+
+    def geglu():
+        hidden, gate = wide.chunk(2, dim=-1)
+        return hidden * F.gelu(gate)
+
+    return [("groupNorm+silu 2x64x64x320, 32 groups", 2 * image_bytes,
+             median_ms(lambda: F.silu(F.group_norm(image, 32, gamma, beta, 1e-5)), runs)),
+            ("layerNorm 8192x320", 2 * image_bytes, median_ms(lambda: F.layer_norm(rows, (320,), gamma, beta), runs)),
+            ("add 2x64x64x320", 3 * image_bytes, median_ms(lambda: image + other, runs)),
+            ("geglu 8192x2560 -> 1280", 1.5 * wide.numel() * wide.element_size(), median_ms(geglu, runs))]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=20)
@@ -197,6 +216,8 @@ def main():
     print("|---|---:|---:|")
     for name, flop, ms in ops(args.runs):
         print(f"| {name} | {ms:.3f} | {flop / ms / 1e9:.0f} |")
+    for name, size, ms in memory_bound(args.runs):
+        print(f"| {name} | {ms:.3f} | {size / ms / 1e6:.0f} GB/s |")
 
     unet = UNet().to("cuda", torch.float16).eval()
     print(f"\nU-Net parameters: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M (diffusers' SD 1.5 U-Net: 859.52 M)")

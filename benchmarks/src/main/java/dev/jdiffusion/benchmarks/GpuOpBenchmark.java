@@ -19,11 +19,14 @@ import java.util.function.Supplier;
 
 /**
  * The heaviest ops of a guided SD 1.5 U-Net step (batch 2, 64x64 latents) one at a time on a GPU, at the shapes
- * {@code kernels-cuda/gpu/torch_side_by_side.py} times through PyTorch, so the two tables sit side by side. Weights
+ * {@code kernels-cuda/gpu/torch_side_by_side.py} times through PyTorch, so the two tables sit side by side; then its
+ * norms, adds and GEGLU, each as the bandwidth of the bytes it must read and write. Weights
  * are held as {@code --weights-dtype} (F16 by default). Each figure is the median of {@code --runs} after warm-up
  * runs; a run queues the op {@value #REPEATS} times and waits for the GPU once, so the host's wait is spread.
  *
- * <pre>java -cp benchmarks.jar dev.jdiffusion.benchmarks.GpuOpBenchmark [--runs 20] [--weights-dtype F16|BF16|F32]</pre>
+ * <pre>java -cp benchmarks.jar dev.jdiffusion.benchmarks.GpuOpBenchmark [--runs 20] [--weights-dtype F16|BF16|F32] [--only TEXT]</pre>
+ *
+ * <p>{@code --only} times just the ops whose name contains the text (to run one under a profiler such as {@code ncu}).
  */
 public final class GpuOpBenchmark {
     private static final int REPEATS = 10;
@@ -31,20 +34,24 @@ public final class GpuOpBenchmark {
     private final Backend backend;
     private final DType type;
     private final int runs;
+    private final String only;
     private final TorchGenerator random = new TorchGenerator(0);
 
-    private GpuOpBenchmark(Backend backend, DType type, int runs) {
+    private GpuOpBenchmark(Backend backend, DType type, int runs, String only) {
         this.backend = backend;
         this.type = type;
         this.runs = runs;
+        this.only = only;
     }
 
     public static void main(String[] args) {
         int runs = 20;
         DType type = DType.F16;
+        String only = "";
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--runs" -> runs = Integer.parseInt(args[++i]);
+                case "--only" -> only = args[++i];
                 case "--weights-dtype" -> type = DType.valueOf(args[++i].toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]);
             }
@@ -53,7 +60,7 @@ public final class GpuOpBenchmark {
             System.out.println("jdiffusion on " + backend.device() + ", weights held as " + type);
             System.out.println("| op | ms (median) | TFLOP/s |");
             System.out.println("|---|---:|---:|");
-            new GpuOpBenchmark(backend, type, runs).run();
+            new GpuOpBenchmark(backend, type, runs, only).run();
         }
     }
 
@@ -86,6 +93,28 @@ public final class GpuOpBenchmark {
                         () -> backend.attention(q, k, v, 8, (float) (1 / Math.sqrt(s[2])), false));
             }
         }
+        memoryBound();
+    }
+
+    /** The memory-bound ops at the 64x64 level's sizes: their bytes read and written, as GB/s. */
+    private void memoryBound() {
+        try (Tensor image = randn(2, 64, 64, 320); Tensor other = randn(2, 64, 64, 320); Tensor gamma = randn(320);
+                Tensor beta = randn(320); Tensor rows = randn(8192, 320); Tensor wide = randn(8192, 2560)) {
+            double imageBytes = 2.0 * 64 * 64 * 320 * Float.BYTES;
+            bandwidth("groupNorm+silu 2x64x64x320, 32 groups", 2 * imageBytes,
+                    () -> backend.groupNorm(image, 32, gamma, beta, 1e-5f, true));
+            bandwidth("layerNorm 8192x320", 2 * imageBytes, () -> backend.layerNorm(rows, gamma, beta, 1e-5f));
+            bandwidth("add 2x64x64x320", 3 * imageBytes, () -> backend.add(image, other));
+            bandwidth("geglu 8192x2560 -> 1280", 1.5 * 8192 * 2560 * Float.BYTES, () -> backend.geglu(wide));
+        }
+    }
+
+    private void bandwidth(String name, double bytes, Supplier<Tensor> op) {
+        if (!name.contains(only)) {
+            return;
+        }
+        double median = medianMs(op);
+        System.out.printf(Locale.ROOT, "| %s | %.3f | %.0f GB/s |%n", name, median, bytes / median / 1e6);
     }
 
     private Tensor randn(int... shape) {
@@ -105,8 +134,16 @@ public final class GpuOpBenchmark {
         return new RawTensor("weight", DType.F32, shape, data);
     }
 
-    /** Times {@link #REPEATS} ops queued back to back, ended by waiting for the GPU. */
     private void figure(String name, double flop, Supplier<Tensor> op) {
+        if (!name.contains(only)) {
+            return;
+        }
+        double median = medianMs(op);
+        System.out.printf(Locale.ROOT, "| %s | %.3f | %.0f |%n", name, median, flop / median / 1e9);
+    }
+
+    /** The median time of one op, from {@link #REPEATS} queued back to back and then waited for. */
+    private double medianMs(Supplier<Tensor> op) {
         double[] ms = new double[runs];
         for (int i = -3; i < runs; i++) {
             long start = System.nanoTime();
@@ -124,7 +161,6 @@ public final class GpuOpBenchmark {
             }
         }
         Arrays.sort(ms);
-        double median = ms[runs / 2];
-        System.out.printf(Locale.ROOT, "| %s | %.3f | %.0f |%n", name, median, flop / median / 1e9);
+        return ms[runs / 2];
     }
 }

@@ -3,6 +3,7 @@
 // any launch size covers any tensor; those that need an element's column walk rows (rows.cuh). NVRTC compiles this
 // without an include path: the headers are handed to it by name.
 #include "rows.cuh"
+#include "stores.cuh"
 
 extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) {
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
@@ -56,19 +57,32 @@ extern "C" __global__ void add_per_item_f32(float* x, const float* v, long long 
 }
 
 // F32 activations rounded to the 16-bit type of a product's weights (to nearest even, as torch's .half() and
-// .bfloat16()), through the PTX conversions themselves: cuBLAS multiplies two operands of one type.
-extern "C" __global__ void f32_to_f16(const float* x, unsigned short* out, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        unsigned short h;
-        asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(x[i]));
-        out[i] = h;
+// .bfloat16()), through the PTX conversions themselves: cuBLAS multiplies two operands of one type. Eight values a
+// thread (two 16-byte loads, one 16-byte store) where x and out are 16-byte aligned, which they are as blocks of
+// the allocator; one at a time for the rest.
+template <typename Out>
+__device__ void round_to(const float* x, Out* out, long long n) {
+    long long start = blockIdx.x * (long long) blockDim.x + threadIdx.x;
+    long long step = (long long) gridDim.x * blockDim.x;
+    long long vectorized = 0;
+    if ((reinterpret_cast<unsigned long long>(x) & 15) == 0 && (reinterpret_cast<unsigned long long>(out) & 15) == 0) {
+        vectorized = n / 8 * 8;
+        for (long long i = start; i < n / 8; i += step) {
+            float4 lo = reinterpret_cast<const float4*>(x)[2 * i];
+            float4 hi = reinterpret_cast<const float4*>(x)[2 * i + 1];
+            float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+            store8(out + 8 * i, v);
+        }
+    }
+    for (long long i = vectorized + start; i < n; i += step) {
+        store(out + i, x[i]);
     }
 }
 
-extern "C" __global__ void f32_to_bf16(const float* x, unsigned short* out, long long n) {
-    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-        unsigned short h;
-        asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(x[i]));
-        out[i] = h;
-    }
+extern "C" __global__ void f32_to_f16(const float* x, Half* out, long long n) {
+    round_to(x, out, n);
+}
+
+extern "C" __global__ void f32_to_bf16(const float* x, BHalf* out, long long n) {
+    round_to(x, out, n);
 }
