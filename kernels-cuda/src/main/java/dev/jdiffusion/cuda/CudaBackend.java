@@ -444,7 +444,8 @@ public final class CudaBackend implements Backend {
     /** {@code n} floats at {@code from} rounded to the 16-bit {@code type}, in a new block of device memory. */
     private long roundedCopy(long from, long n, DType type) {
         long rounded = memory.allocate(n * type.byteSize());
-        kernels.launchElementwise(type == DType.F16 ? "f32_to_f16" : "f32_to_bf16", n, from, rounded, n);
+        // a thread rounds eight values at a time (elementwise.cu), so an eighth of the threads cover the block
+        kernels.launchElementwise(type == DType.F16 ? "f32_to_f16" : "f32_to_bf16", Math.ceilDiv(n, 8), from, rounded, n);
         return rounded;
     }
 
