@@ -7,7 +7,7 @@
 #   fixtures/    with --fixtures a,b/c: those folders of the golden fixtures, for the tests to compare against
 #   run.sh       runs the tests there: see run.sh
 #   benchmark.sh runs the GPU benchmarks beside PyTorch's (torch_side_by_side.py): see benchmark.sh
-# The folder comes to about 26 MiB without fixtures: a lent GPU machine takes a working tree of 64 MiB, so name
+# The folder comes to about 31 MiB without fixtures: a lent GPU machine takes a working tree of 64 MiB, so name
 # only the fixtures a run needs (clip_text 0.4 MiB, vae 3.5, unet/sd1_tiny 0.6, pipeline without its single-file
 # checkpoint 29; the tiny U-Net and CLIP read their weights from pipeline/).
 # Usage: kernels-cuda/gpu/pack.sh OUT_DIR [--fixtures clip_text,vae,unet/sd1_tiny,pipeline]
