@@ -38,10 +38,15 @@ public final class Attention implements AutoCloseable {
      * @param context {@code [batch, contextTokens, contextDim]}, or null for self-attention
      */
     public Tensor forward(Tensor x, Tensor context) {
+        return forward(x, context, null);
+    }
+
+    /** As {@link #forward(Tensor, Tensor)}, plus {@code residual} ({@code [batch, tokens, queryDim]}, or null). */
+    public Tensor forward(Tensor x, Tensor context, Tensor residual) {
         Tensor source = context == null ? x : context;
         try (Tensor q = toQ.forward(x); Tensor k = toK.forward(source); Tensor v = toV.forward(source);
                 Tensor attended = backend.attention(q, k, v, heads, scale, false)) {
-            return toOut.forward(attended);
+            return toOut.forward(attended, residual);
         }
     }
 

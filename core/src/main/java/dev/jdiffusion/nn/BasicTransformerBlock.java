@@ -1,6 +1,5 @@
 package dev.jdiffusion.nn;
 
-import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 
 /**
@@ -10,7 +9,6 @@ import dev.jdiffusion.tensor.Tensor;
 public final class BasicTransformerBlock implements AutoCloseable {
     private static final double LAYER_NORM_EPS = 1e-5;
 
-    private final Backend backend;
     private final LayerNorm norm1;
     private final Attention selfAttention;
     private final LayerNorm norm2;
@@ -19,7 +17,6 @@ public final class BasicTransformerBlock implements AutoCloseable {
     private final FeedForward feedForward;
 
     public BasicTransformerBlock(Weights w, int dim, int heads, int headDim, int crossAttentionDim) {
-        this.backend = w.backend();
         this.norm1 = new LayerNorm(w.at("norm1"), dim, LAYER_NORM_EPS);
         this.selfAttention = new Attention(w.at("attn1"), dim, dim, heads, headDim, false);
         this.norm2 = new LayerNorm(w.at("norm2"), dim, LAYER_NORM_EPS);
@@ -28,16 +25,21 @@ public final class BasicTransformerBlock implements AutoCloseable {
         this.feedForward = new FeedForward(w.at("ff"), dim, 4 * dim);
     }
 
-    /** Updates {@code x} ({@code [batch, tokens, dim]}) in place. */
-    public void forward(Tensor x, Tensor context) {
-        try (Tensor n = norm1.forward(x); Tensor a = selfAttention.forward(n, null)) {
-            backend.addInPlace(x, a);
+    /**
+     * {@code x} ({@code [batch, tokens, dim]}) through the block, as a new tensor; {@code x} is left as it is. Each
+     * part's input is added back by its last product, which a backend may do as it stores the product.
+     */
+    public Tensor forward(Tensor x, Tensor context) {
+        Tensor afterSelf;
+        try (Tensor n = norm1.forward(x)) {
+            afterSelf = selfAttention.forward(n, null, x);
         }
-        try (Tensor n = norm2.forward(x); Tensor a = crossAttention.forward(n, context)) {
-            backend.addInPlace(x, a);
+        Tensor afterCross;
+        try (afterSelf; Tensor n = norm2.forward(afterSelf)) {
+            afterCross = crossAttention.forward(n, context, afterSelf);
         }
-        try (Tensor n = norm3.forward(x); Tensor f = feedForward.forward(n)) {
-            backend.addInPlace(x, f);
+        try (afterCross; Tensor n = norm3.forward(afterCross)) {
+            return feedForward.forward(n, afterCross);
         }
     }
 

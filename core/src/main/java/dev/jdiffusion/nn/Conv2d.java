@@ -31,6 +31,11 @@ public final class Conv2d implements AutoCloseable {
         return backend.conv2d(x, weight, bias, stride, padding);
     }
 
+    /** The convolution plus {@code residual} (of the result's shape), which is left as it is. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return backend.conv2d(x, weight, bias, stride, padding, residual);
+    }
+
     /**
      * The convolution of {@code x} resized (nearest) to {@code height x width}, without forming the resized
      * tensor where the backend can; stride 1 only.

@@ -16,8 +16,13 @@ public final class FeedForward implements AutoCloseable {
     }
 
     public Tensor forward(Tensor x) {
+        return forward(x, null);
+    }
+
+    /** As {@link #forward(Tensor)}, plus {@code residual} (of {@code x}'s shape, or null). */
+    public Tensor forward(Tensor x, Tensor residual) {
         try (Tensor projected = projection.forward(x); Tensor gated = backend.geglu(projected)) {
-            return output.forward(gated);
+            return output.forward(gated, residual);
         }
     }
 

@@ -20,6 +20,11 @@ public final class Linear implements AutoCloseable {
         return backend.linear(x, weight, bias);
     }
 
+    /** {@code x W^T + b + residual}, the residual (of the result's shape) left as it is. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return backend.linear(x, weight, bias, residual);
+    }
+
     @Override
     public void close() {
         weight.close();

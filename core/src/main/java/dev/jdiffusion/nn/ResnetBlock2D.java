@@ -53,18 +53,14 @@ public final class ResnetBlock2D implements AutoCloseable {
                     backend.addPerItem(h, t);
                 }
             }
-            Tensor out;
             try (Tensor normed = norm2.forwardSilu(h)) {
-                out = conv2.forward(normed);
-            }
-            if (shortcut != null) {
-                try (Tensor skip = shortcut.forward(x)) {
-                    backend.addInPlace(out, skip);
+                if (shortcut == null) {
+                    return conv2.forward(normed, x);
                 }
-            } else {
-                backend.addInPlace(out, x);
+                try (Tensor skip = shortcut.forward(x)) {
+                    return conv2.forward(normed, skip);
+                }
             }
-            return out;
         } finally {
             h.close();
         }

@@ -52,11 +52,12 @@ public final class Transformer2D implements AutoCloseable {
         }
         try {
             for (BasicTransformerBlock block : blocks) {
-                block.forward(hidden, context);
+                Tensor next = block.forward(hidden, context);
+                hidden.close();
+                hidden = next;
             }
-            Tensor out = backend.linear(hidden, projOut, projOutBias).reshapeOwned(x.shape());
-            backend.addInPlace(out, x);
-            return out;
+            Tensor residual = x.reshape(batch, tokens, x.dim(3));
+            return backend.linear(hidden, projOut, projOutBias, residual).reshapeOwned(x.shape());
         } finally {
             hidden.close();
         }

@@ -166,6 +166,17 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor linear(Tensor x, LinearWeight weight, Tensor bias, Tensor residual) {
+        if (residual == null) {
+            return linear(x, weight, bias);
+        }
+        long rows = x.elementCount() / x.dim(-1);
+        String shape = rows + "x" + weight.inFeatures() + " -> " + weight.outFeatures();
+        return timed("linear+residual", shape, 2.0 * rows * weight.inFeatures() * weight.outFeatures(),
+                () -> inner.linear(x, weight, bias, residual));
+    }
+
+    @Override
     public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
         return timed("layerNorm", 0, () -> inner.layerNorm(x, gamma, beta, eps));
     }
@@ -214,14 +225,30 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding, Tensor residual) {
+        if (residual == null) {
+            return conv2d(x, weight, bias, stride, padding);
+        }
+        return timedConvolution("conv", "+residual", x, weight,
+                () -> inner.conv2d(x, weight, bias, stride, padding, residual));
+    }
+
+    @Override
     public Tensor upsampleConv2d(Tensor x, int height, int width, ConvWeight weight, Tensor bias, Padding padding) {
         return timedConvolution("upsample+conv", x, weight,
                 () -> inner.upsampleConv2d(x, height, width, weight, bias, padding));
     }
 
-    /** A convolution timed under its kind and kernel size; its work is known only from the output's size. */
     private Tensor timedConvolution(String kind, Tensor x, ConvWeight weight, Supplier<Tensor> work) {
-        String op = kind + weight.kernelHeight() + "x" + weight.kernelWidth();
+        return timedConvolution(kind, "", x, weight, work);
+    }
+
+    /**
+     * A convolution timed under its kind, kernel size and what it adds ({@code conv3x3+residual}); its work is known
+     * only from the output's size.
+     */
+    private Tensor timedConvolution(String kind, String suffix, Tensor x, ConvWeight weight, Supplier<Tensor> work) {
+        String op = kind + weight.kernelHeight() + "x" + weight.kernelWidth() + suffix;
         String shape = x.dim(0) + "x" + x.dim(1) + "x" + x.dim(2) + "x" + x.dim(3) + " -> " + weight.outFeatures();
         Tensor result = timed(op, shape, 0, work);
         double flops = 2.0 * result.elementCount() * weight.inFeatures();

@@ -66,6 +66,28 @@ public interface Backend extends AutoCloseable {
     /** {@code x W^T + bias}: {@code [..., in] -> [..., out]}; bias {@code [out]} or null. */
     Tensor linear(Tensor x, LinearWeight weight, Tensor bias);
 
+    /**
+     * {@code x W^T + bias + residual}: {@link #linear(Tensor, LinearWeight, Tensor)}, then {@code residual} (of the
+     * result's shape, left as it is; null for none) added as {@link #addInPlace} adds it. A backend may add it as
+     * the product stores its sums, sparing a pass over the result.
+     */
+    default Tensor linear(Tensor x, LinearWeight weight, Tensor bias, Tensor residual) {
+        return plusResidual(linear(x, weight, bias), residual);
+    }
+
+    /** {@code y + residual} into {@code y} (closed if that fails); {@code y} alone for a null residual. */
+    private Tensor plusResidual(Tensor y, Tensor residual) {
+        if (residual != null) {
+            try {
+                addInPlace(y, residual);
+            } catch (RuntimeException e) {
+                y.close();
+                throw e;
+            }
+        }
+        return y;
+    }
+
     /** Layer normalisation over the last dimension with affine {@code gamma}, {@code beta}. */
     Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
 
@@ -115,6 +137,14 @@ public interface Backend extends AutoCloseable {
      * Bias {@code [out]} or null.
      */
     Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding);
+
+    /**
+     * {@link #conv2d(Tensor, ConvWeight, Tensor, int, Padding)} plus {@code residual} (of the result's shape, left
+     * as it is; null for none), added as by {@link #linear(Tensor, LinearWeight, Tensor, Tensor)}.
+     */
+    default Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding, Tensor residual) {
+        return plusResidual(conv2d(x, weight, bias, stride, padding), residual);
+    }
 
     /**
      * Group normalisation of {@code [batch, ..., channels]}: per batch item, the channels are cut into

@@ -24,6 +24,18 @@ public final class OpShapes {
         }
     }
 
+    /** Checks that a residual added to an op's result (null for none) has the result's shape and type. */
+    public static void residual(Tensor residual, int[] resultShape, String op) {
+        if (residual == null) {
+            return;
+        }
+        requireF32(residual, op + "'s residual");
+        if (!Arrays.equals(residual.shape(), resultShape)) {
+            throw new IllegalArgumentException(op + ": residual " + Shapes.toString(residual.shape())
+                    + " does not match the result " + Shapes.toString(resultShape));
+        }
+    }
+
     /** The shape of {@code x W^T + bias} for a weight of {@code in} inputs and {@code out} outputs. */
     public static int[] linear(Tensor x, int in, int out, Tensor bias) {
         requireF32(x, "input");

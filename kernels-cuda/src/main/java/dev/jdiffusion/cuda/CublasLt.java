@@ -18,17 +18,18 @@ import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
 
 /**
- * Products with their bias added by cuBLASLt's epilogue, as the product's sums are stored, rather than by a pass
- * of its own over the output, which read and wrote every output element once more.
- * The same row-major terms as {@link Cublas}: {@code c[rows, out] = a[rows, in] * w[out, in]^T + bias[out]}, computed
- * as the column-major {@code c^T = w a^T + bias}, so the bias runs along cuBLASLt's rows. The algorithm is chosen by
- * cuBLASLt's heuristic once per shape and kept.
+ * Products with their bias and a residual added by cuBLASLt as the product's sums are stored (the bias by its
+ * epilogue, the residual as its C operand with beta = 1), rather than by passes of their own over the output, each
+ * of which read and wrote every output element once more. The same row-major terms as {@link Cublas}:
+ * {@code c[rows, out] = a[rows, in] * w[out, in]^T + bias[out] + residual[rows, out]}, computed as the
+ * column-major {@code c^T = w a^T + bias + residual^T}, so the bias runs along cuBLASLt's rows. The algorithm is
+ * chosen by cuBLASLt's heuristic once per shape and kept.
  */
 final class CublasLt implements AutoCloseable {
     /** The workspace cuBLASLt may use, as NVIDIA recommends for Hopper. */
     private static final long WORKSPACE_BYTES = 32L << 20;
 
-    private record Shape(int rows, int in, int out, DType type) {}
+    private record Shape(int rows, int in, int out, DType type, boolean withBias) {}
 
     /** A shape's descriptors and algorithm; null algorithm where cuBLASLt has none. */
     private record Plan(cublasLtMatmulDescOpaque_t description, cublasLtMatrixLayoutOpaque_t weights,
@@ -52,25 +53,28 @@ final class CublasLt implements AutoCloseable {
     }
 
     /**
-     * Queues {@code c = a w^T + bias} ({@code a} and {@code w} of {@code type}, {@code bias} and {@code c} F32).
+     * Queues {@code c = a w^T + bias + residual} ({@code a} and {@code w} of {@code type}, the rest F32; a bias or
+     * residual address of 0 for none).
      *
      * @return false, having queued nothing, where cuBLASLt has no algorithm for the shape
      */
-    synchronized boolean multiplyByTransposedAddingBias(long a, long w, long bias, long c, int rows, int in, int out,
+    synchronized boolean multiplyByTransposed(long a, long w, long bias, long residual, long c, int rows, int in, int out,
             DType type) {
-        Plan plan = plans.computeIfAbsent(new Shape(rows, in, out, type), this::plan);
+        Plan plan = plans.computeIfAbsent(new Shape(rows, in, out, type, bias != 0), this::plan);
         if (plan.algorithm() == null) {
             return false;
         }
-        biasAddress.put(bias);
-        setAttribute(plan.description(), cublas.CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, Long.BYTES);
+        if (bias != 0) {
+            biasAddress.put(bias);
+            setAttribute(plan.description(), cublas.CUBLASLT_MATMUL_DESC_BIAS_POINTER, biasAddress, Long.BYTES);
+        }
         if (workspace == 0) {
             workspace = memory.allocate(WORKSPACE_BYTES);
         }
         CudaCalls.checkBlas(cublas.cublasLtMatmul(handle, plan.description(), one, new DevicePointer(w), plan.weights(),
-                new DevicePointer(a), plan.inputs(), zero, new DevicePointer(c), plan.outputs(), new DevicePointer(c),
-                plan.outputs(), plan.algorithm().algo(), new DevicePointer(workspace), WORKSPACE_BYTES, stream),
-                "cublasLtMatmul");
+                new DevicePointer(a), plan.inputs(), residual != 0 ? one : zero, new DevicePointer(residual != 0 ? residual : c),
+                plan.outputs(), new DevicePointer(c), plan.outputs(), plan.algorithm().algo(), new DevicePointer(workspace),
+                WORKSPACE_BYTES, stream), "cublasLtMatmul");
         return true;
     }
 
@@ -84,8 +88,10 @@ final class CublasLt implements AutoCloseable {
         }
         setInt(description, cublas.CUBLASLT_MATMUL_DESC_TRANSA, cublas.CUBLAS_OP_T);
         setInt(description, cublas.CUBLASLT_MATMUL_DESC_TRANSB, cublas.CUBLAS_OP_N);
-        setInt(description, cublas.CUBLASLT_MATMUL_DESC_EPILOGUE, cublas.CUBLASLT_EPILOGUE_BIAS);
-        setInt(description, cublas.CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, cudart.CUDA_R_32F);
+        if (shape.withBias()) {
+            setInt(description, cublas.CUBLASLT_MATMUL_DESC_EPILOGUE, cublas.CUBLASLT_EPILOGUE_BIAS);
+            setInt(description, cublas.CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, cudart.CUDA_R_32F);
+        }
         cublasLtMatrixLayoutOpaque_t weights = layout(type, shape.in(), shape.out());
         cublasLtMatrixLayoutOpaque_t inputs = layout(type, shape.in(), shape.rows());
         cublasLtMatrixLayoutOpaque_t outputs = layout(cudart.CUDA_R_32F, shape.out(), shape.rows());

@@ -271,41 +271,58 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, LinearWeight weight, Tensor bias) {
+        return linear(x, weight, bias, null);
+    }
+
+    @Override
+    public Tensor linear(Tensor x, LinearWeight weight, Tensor bias, Tensor residual) {
         DeviceWeight w = deviceWeight(weight);
-        Tensor y = empty(OpShapes.linear(x, w.inFeatures(), w.outFeatures(), bias));
+        int[] shape = OpShapes.linear(x, w.inFeatures(), w.outFeatures(), bias);
+        OpShapes.residual(residual, shape, "linear");
+        Tensor y = empty(shape);
         int rows = Shapes.rows(x.shape());
-        multiply(address(x), rows, w, bias, address(y));
+        multiply(address(x), rows, w, bias, residual, address(y));
         return y;
     }
 
-    /** {@code y[rows, out] = x[rows, in] W^T + bias}, in the weight's type (the rows rounded to it first). */
-    private void multiply(long x, long rows, DeviceWeight w, Tensor bias, long y) {
+    /**
+     * {@code y[rows, out] = x[rows, in] W^T + bias + residual}, in the weight's type (the rows rounded to it first);
+     * {@code residual} is a tensor of y's shape or null.
+     */
+    private void multiply(long x, long rows, DeviceWeight w, Tensor bias, Tensor residual, long y) {
         if (rows == 0) {
             return;
         }
+        long residualRows = residual == null ? 0 : address(residual);
         if (w.type() == DType.F32) {
-            product(x, rows, w, bias, y);
+            product(x, rows, w, bias, residualRows, y);
             return;
         }
         long n = rows * w.inFeatures();
         long rounded = roundedCopy(x, n, w.type());
-        product(rounded, rows, w, bias, y);
+        product(rounded, rows, w, bias, residualRows, y);
         memory.free(rounded, n * w.type().byteSize()); // the stream runs the product before any later use of the block
     }
 
     /**
-     * {@code y[rows, out] = operand[rows, in] W^T + bias}, the operand in the weight's type: the bias added by the
-     * product's epilogue where cuBLASLt has an algorithm for the shape, else by a pass of its own.
+     * {@code y[rows, out] = operand[rows, in] W^T + bias + residual}, the operand in the weight's type and the
+     * residual rows at {@code residual} (0 for none): both added as the product stores its sums where cuBLASLt has
+     * an algorithm for the shape, else by passes of their own.
      */
-    private void product(long operand, long rows, DeviceWeight w, Tensor bias, long y) {
+    private void product(long operand, long rows, DeviceWeight w, Tensor bias, long residual, long y) {
         int m = Math.toIntExact(rows);
-        if (bias != null && blasLt.multiplyByTransposedAddingBias(operand, w.address(), address(bias), y, m, w.inFeatures(),
-                w.outFeatures(), w.type())) {
+        long biasAddress = bias == null ? 0 : address(bias);
+        if ((bias != null || residual != 0) && blasLt.multiplyByTransposed(operand, w.address(), biasAddress, residual, y,
+                m, w.inFeatures(), w.outFeatures(), w.type())) {
             return;
         }
         blas.multiplyByTransposed(operand, w.address(), y, m, w.inFeatures(), w.outFeatures(), w.type());
         if (bias != null) {
-            kernels.launchRows("add_per_item_f32", rows, w.outFeatures(), y, address(bias), rows, w.outFeatures(), rows);
+            kernels.launchRows("add_per_item_f32", rows, w.outFeatures(), y, biasAddress, rows, w.outFeatures(), rows);
+        }
+        if (residual != 0) {
+            long n = rows * w.outFeatures();
+            kernels.launchElementwise("add_f32", n, y, residual, y, n);
         }
     }
 
@@ -472,13 +489,19 @@ public final class CudaBackend implements Backend {
      */
     @Override
     public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding) {
+        return conv2d(x, weight, bias, stride, padding, null);
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, ConvWeight weight, Tensor bias, int stride, Padding padding, Tensor residual) {
         DeviceWeight w = deviceWeight(weight);
         OpShapes.convInput(x, w);
         int[] outShape = OpShapes.convOutput(x, x.dim(1), x.dim(2), w, bias, stride, padding);
+        OpShapes.residual(residual, outShape, "conv2d");
         Tensor y = empty(outShape);
         long pixels = (long) outShape[0] * outShape[1] * outShape[2];
         if (w.kernelHeight() == 1 && w.kernelWidth() == 1 && stride == 1 && padding.equals(Padding.of(0))) {
-            multiply(address(x), pixels, w, bias, address(y));
+            multiply(address(x), pixels, w, bias, residual, address(y));
         } else if (pixels > 0) {
             long columns = w.inFeatures();
             int element = w.type().byteSize();
@@ -493,7 +516,8 @@ public final class CudaBackend implements Backend {
                 kernels.launchRows(gather, rows, eights ? channels / 8 : channels, address(x), patches, x.dim(1), x.dim(2),
                         channels, w.kernelHeight(), w.kernelWidth(), stride, padding.top(), padding.left(), outShape[1],
                         outShape[2], first, rows, eights ? 1 : 0);
-                product(patches, rows, w, bias, address(y) + first * w.outFeatures() * Float.BYTES);
+                long offset = first * w.outFeatures() * Float.BYTES;
+                product(patches, rows, w, bias, residual == null ? 0 : address(residual) + offset, address(y) + offset);
             }
             memory.free(patches, patchBytes);
         }

@@ -171,6 +171,47 @@ class CudaBackendTest {
         }
     }
 
+    /**
+     * A residual added by the product (cuBLASLt's C operand), with and without a bias, F32 and F16 weights, a
+     * linear layer and a convolution: as the CPU's product followed by the add.
+     */
+    @Test
+    void productsAddTheirResidualAsTheCpuDoes() {
+        float[] w = random(640 * 320, 35, 0.1);
+        float[] kernel = random(64 * 32 * 9, 36, 0.1);
+        float[] bias = random(640, 37, 1);
+        float[] x = random(2 * 77 * 320, 38, 1);
+        float[] image = random(2 * 24 * 16 * 32, 39, 1);
+        float[] residual = random(2 * 77 * 640, 40, 1);
+        float[] imageResidual = random(2 * 24 * 16 * 64, 41, 1);
+        float[] convBias = random(64, 42, 1);
+        for (DType type : new DType[] {DType.F32, DType.F16}) {
+            try (Backend device = Backends.open(Device.cuda(0), 1);
+                    LinearWeight onCpu = cpu.prepareLinear(raw("w", w, 640, 320), type);
+                    LinearWeight onGpu = device.prepareLinear(raw("w", w, 640, 320), type);
+                    ConvWeight convOnCpu = cpu.prepareConv(raw("k", kernel, 64, 32, 3, 3), type);
+                    ConvWeight convOnGpu = device.prepareConv(raw("k", kernel, 64, 32, 3, 3), type)) {
+                int[][] shapes = {{2, 77, 320}, {640}, {2, 77, 640}};
+                for (boolean withBias : new boolean[] {true, false}) {
+                    float[] expected = run(cpu, new float[][] {rounded(x, type), bias, residual}, shapes,
+                            t -> cpu.linear(t[0], onCpu, withBias ? t[1] : null, t[2]));
+                    float[] actual = run(device, new float[][] {x, bias, residual}, shapes,
+                            t -> device.linear(t[0], onGpu, withBias ? t[1] : null, t[2]));
+                    assertClose(expected, actual, F32_TOLERANCE, type + " linear + residual" + (withBias ? " + bias" : ""));
+                }
+                int[][] imageShapes = {{2, 24, 16, 32}, {64}, {2, 24, 16, 64}};
+                float[] expected = run(cpu, new float[][] {rounded(image, type), convBias, imageResidual}, imageShapes,
+                        t -> cpu.conv2d(t[0], convOnCpu, t[1], 1, Padding.of(1), t[2]));
+                float[] actual = run(device, new float[][] {image, convBias, imageResidual}, imageShapes,
+                        t -> device.conv2d(t[0], convOnGpu, t[1], 1, Padding.of(1), t[2]));
+                assertClose(expected, actual, F32_TOLERANCE, type + " conv2d + bias + residual");
+                try (Tensor input = device.fromFloats(x, 2, 77, 320); Tensor wrong = device.fromFloats(x, 2, 77, 320)) {
+                    assertThrows(IllegalArgumentException.class, () -> device.linear(input, onGpu, null, wrong));
+                }
+            }
+        }
+    }
+
     @Test
     void convolutionsMatchTheCpu() {
         float[] k3 = random(64 * 32 * 9, 8, 0.1);

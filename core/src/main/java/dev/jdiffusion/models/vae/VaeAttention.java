@@ -41,9 +41,7 @@ final class VaeAttention implements AutoCloseable {
         try (Tensor normed = norm.forward(x); Tensor sequence = normed.reshape(batch, tokens, channels);
                 Tensor query = q.forward(sequence); Tensor key = k.forward(sequence); Tensor value = v.forward(sequence);
                 Tensor attended = backend.attention(query, key, value, 1, scale, false)) {
-            Tensor projected = out.forward(attended).reshapeOwned(x.shape());
-            backend.addInPlace(projected, x);
-            return projected;
+            return out.forward(attended, x.reshape(batch, tokens, channels)).reshapeOwned(x.shape());
         }
     }
 
