@@ -101,7 +101,8 @@ public final class GpuBenchmark {
                 try (Tensor latents = backend.fromFloats(random.randn(2 * 4 * size * size), 2, 4, size, size)) {
                     figure("U-Net step, batch 2, " + size + "x" + size + " latent", size == 64 ? STEP_64_GFLOP : 0,
                             () -> read(unet.forward(latents, new float[] {999}, context)));
-                    hostShare("U-Net step, batch 2, " + size + "x" + size, () -> unet.forward(latents, new float[] {999}, context));
+                    hostShare("U-Net step, batch 2, " + size + "x" + size,
+                            () -> unet.forward(latents, new float[] {999}, context));
                 }
             }
         }
@@ -152,8 +153,8 @@ public final class GpuBenchmark {
         }
         Arrays.sort(queued);
         Arrays.sort(done);
-        System.out.printf(Locale.ROOT, "| %s: queued by the host in | %.2f | (done in %.2f) | | |%n", name, queued[runs / 2],
-                done[runs / 2]);
+        System.out.printf(Locale.ROOT, "| %s: queued by the host in | %.2f | (done in %.2f) | | |%n", name,
+                queued[runs / 2], done[runs / 2]);
     }
 
     /** Reads a result back (which waits for the GPU to finish it) and frees it. */

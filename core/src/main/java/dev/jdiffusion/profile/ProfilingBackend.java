@@ -159,10 +159,7 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, LinearWeight weight, Tensor bias) {
-        long rows = x.elementCount() / x.dim(-1);
-        String shape = rows + "x" + weight.inFeatures() + " -> " + weight.outFeatures();
-        return timed("linear", shape, 2.0 * rows * weight.inFeatures() * weight.outFeatures(),
-                () -> inner.linear(x, weight, bias));
+        return timedLinear("linear", x, weight, () -> inner.linear(x, weight, bias));
     }
 
     @Override
@@ -170,10 +167,13 @@ public final class ProfilingBackend implements Backend {
         if (residual == null) {
             return linear(x, weight, bias);
         }
+        return timedLinear("linear+residual", x, weight, () -> inner.linear(x, weight, bias, residual));
+    }
+
+    private Tensor timedLinear(String op, Tensor x, LinearWeight weight, Supplier<Tensor> work) {
         long rows = x.elementCount() / x.dim(-1);
         String shape = rows + "x" + weight.inFeatures() + " -> " + weight.outFeatures();
-        return timed("linear+residual", shape, 2.0 * rows * weight.inFeatures() * weight.outFeatures(),
-                () -> inner.linear(x, weight, bias, residual));
+        return timed(op, shape, 2.0 * rows * weight.inFeatures() * weight.outFeatures(), work);
     }
 
     @Override

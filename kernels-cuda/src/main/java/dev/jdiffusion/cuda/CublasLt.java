@@ -58,8 +58,8 @@ final class CublasLt implements AutoCloseable {
      *
      * @return false, having queued nothing, where cuBLASLt has no algorithm for the shape
      */
-    synchronized boolean multiplyByTransposed(long a, long w, long bias, long residual, long c, int rows, int in, int out,
-            DType type) {
+    synchronized boolean multiplyByTransposed(long a, long w, long bias, long residual, long c, int rows, int in,
+            int out, DType type) {
         Plan plan = plans.computeIfAbsent(new Shape(rows, in, out, type, bias != 0), this::plan);
         if (plan.algorithm() == null) {
             return false;
@@ -71,10 +71,12 @@ final class CublasLt implements AutoCloseable {
         if (workspace == 0) {
             workspace = memory.allocate(WORKSPACE_BYTES);
         }
+        FloatPointer beta = residual != 0 ? one : zero; // C is the residual, or unread
+        long from = residual != 0 ? residual : c;
         CudaCalls.checkBlas(cublas.cublasLtMatmul(handle, plan.description(), one, new DevicePointer(w), plan.weights(),
-                new DevicePointer(a), plan.inputs(), residual != 0 ? one : zero, new DevicePointer(residual != 0 ? residual : c),
-                plan.outputs(), new DevicePointer(c), plan.outputs(), plan.algorithm().algo(), new DevicePointer(workspace),
-                WORKSPACE_BYTES, stream), "cublasLtMatmul");
+                new DevicePointer(a), plan.inputs(), beta, new DevicePointer(from), plan.outputs(), new DevicePointer(c),
+                plan.outputs(), plan.algorithm().algo(), new DevicePointer(workspace), WORKSPACE_BYTES, stream),
+                "cublasLtMatmul");
         return true;
     }
 
@@ -104,7 +106,8 @@ final class CublasLt implements AutoCloseable {
             preference = created.get(cublasLtMatmulPreferenceOpaque_t.class, 0);
             bytes.put(WORKSPACE_BYTES);
             CudaCalls.checkBlas(cublas.cublasLtMatmulPreferenceSetAttribute(preference,
-                    cublas.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, bytes, Long.BYTES), "cublasLtMatmulPreferenceSetAttribute");
+                    cublas.CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, bytes, Long.BYTES),
+                    "cublasLtMatmulPreferenceSetAttribute");
             int status = cublas.cublasLtMatmulAlgoGetHeuristic(handle, description, weights, inputs, outputs, outputs,
                     preference, 1, result, found);
             cublas.cublasLtMatmulPreferenceDestroy(preference);

@@ -27,7 +27,8 @@ import org.bytedeco.cuda.global.cudart;
  * agree with the CPU backend to rounding. Weights held in F16 or BF16 run the products on the tensor cores in that
  * type with F32 sums: the activations are rounded to it on the way in (as a model run in {@code .half()} does), and
  * attention, which has no weights, computes its two products in the type of the 16-bit weights this backend holds,
- * fused into one kernel ({@link FlashAttention}) for heads of up to 160. Everything else (norms, softmax, activations, the tensors between ops) stays F32.
+ * fused into one kernel ({@link FlashAttention}) for heads of up to 160. Everything else (norms, softmax,
+ * activations, the tensors between ops) stays F32.
  */
 public final class CudaBackend implements Backend {
     /** The most patch-matrix memory a convolution takes at once; larger outputs are gathered in row chunks. */
@@ -293,14 +294,14 @@ public final class CudaBackend implements Backend {
         if (rows == 0) {
             return;
         }
-        long residualRows = residual == null ? 0 : address(residual);
+        long residualAddress = residual == null ? 0 : address(residual);
         if (w.type() == DType.F32) {
-            product(x, rows, w, bias, residualRows, y);
+            product(x, rows, w, bias, residualAddress, y);
             return;
         }
         long n = rows * w.inFeatures();
         long rounded = roundedCopy(x, n, w.type());
-        product(rounded, rows, w, bias, residualRows, y);
+        product(rounded, rows, w, bias, residualAddress, y);
         memory.free(rounded, n * w.type().byteSize()); // the stream runs the product before any later use of the block
     }
 
