@@ -27,16 +27,16 @@ __device__ __forceinline__ float negative_infinity() {
     return __int_as_float(0xff800000);
 }
 
-// Two F32 values rounded to nearest even into one register of two 16-bit values, lo in the low half.
+// Two F32 values rounded to nearest even into one register of two 16-bit values of the kernel's type (stores.cuh).
 template <bool BF16>
 __device__ __forceinline__ unsigned pack(float lo, float hi) {
-    unsigned packed;
-    if (BF16) {
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
-    } else {
-        asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
-    }
-    return packed;
+    return BF16 ? pack_bf16x2(lo, hi) : pack_f16x2(lo, hi);
+}
+
+__device__ __forceinline__ unsigned shared_address(const void* pointer) {
+    unsigned address;
+    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
+    return address;
 }
 
 // d += a b for one 16 x 8 x 16 step.
@@ -56,19 +56,12 @@ __device__ __forceinline__ void mma(float* d, const unsigned* a, unsigned b0, un
 // The B fragment of a 16 x 8 block of a row-major [key][dim] tile, transposed on the way (ldmatrix .trans):
 // lanes 0-15 name the 16 rows' addresses.
 __device__ __forceinline__ void load_transposed(const unsigned* row, unsigned& b0, unsigned& b1) {
-    unsigned address;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(row));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];" : "=r"(b0), "=r"(b1) : "r"(address) : "memory");
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];" : "=r"(b0), "=r"(b1)
+            : "r"(shared_address(row)) : "memory");
 }
 
 __device__ __forceinline__ float element(const float* rows, int row, int rowCount, int column, int columnCount, int width) {
     return row < rowCount && column < columnCount ? rows[(long long) row * width + column] : 0.0f;
-}
-
-__device__ __forceinline__ unsigned shared_address(const void* pointer) {
-    unsigned address;
-    asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(pointer));
-    return address;
 }
 
 // Keys or values x [items, tokens, heads * headDim] (F32) -> out [items, heads, paddedTokens, paddedDim] rounded to
