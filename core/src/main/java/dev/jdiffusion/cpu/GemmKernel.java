@@ -12,33 +12,33 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code C[m, n] = A[m, k] B^T + bias} with B in packed panels ({@link PackedMatrix}).
  *
  * <p>Classic three-level blocking: the work is cut into tiles of at most {@link GemmLayout#MC} rows by a run of
- * column panels, spread over the threads ({@link GemmLayout#tiling}); within a tile, K is walked in even blocks
- * of at most {@link GemmLayout#KC}; each block of A is packed into MR-row strips (k-major, so each step
- * broadcasts MR consecutive floats) and the register-blocked micro-kernel multiplies a strip by one packed B
- * panel: {@link GemmLayout#MR} rows x two vectors of columns, twelve accumulators (eight with four-row strips)
- * that start from C's running sums (or the bias), stay in registers across the whole K block and are stored back
- * once. The B block of a panel (KC x NR floats, widened from 16 bits where stored so) stays in L1 while every
- * strip of the tile passes over it. A tile with a wide part of C packs A for all of K first and finishes C one
- * panel at a time, so that part need not come back from L3 for every K block.
+ * column panels, spread over the threads ({@link GemmLayout.Blocking#tiling}); within a tile, K is walked in even
+ * blocks of at most {@code kc}, sized for the machine's L1 ({@link GemmLayout.Blocking}); each block of A is
+ * packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the register-blocked
+ * micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two vectors of columns,
+ * twelve accumulators (eight with four-row strips) that start from C's running sums (or the bias), stay in
+ * registers across the whole K block and are stored back once. The B block of a panel ({@code kc x NR} floats,
+ * widened from 16 bits where stored so) stays in L1 while every strip of the tile passes over it. A tile with a
+ * wide part of C packs A for all of K first and finishes C one panel at a time, so that part need not come back
+ * from L3 for every K block.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int VL = S.length();
     static final int NR = GemmLayout.NR;
     static final int MR = GemmLayout.MR;
-    static final int KC = GemmLayout.KC;
-    static final int MC = GemmLayout.MC;
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     private static final ThreadLocal<float[]> PACKED_A =
-            ThreadLocal.withInitial(() -> new float[Math.max(MC * KC, GemmLayout.WHOLE_K_FLOATS)]);
+            ThreadLocal.withInitial(() -> new float[Math.max(GemmLayout.MC * GemmLayout.MAX_KC, GemmLayout.WHOLE_K_FLOATS)]);
     /** Where a tile cut by C's edge is computed, its valid part staged in and out. */
     private static final ThreadLocal<MemorySegment> TILE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, 64));
     /** A row of NR zeros: where the sums start when there is no bias. */
     private static final MemorySegment ZEROS = Arena.global().allocate((long) NR * Float.BYTES, 64);
-    /** The K block of one panel at work, as floats. */
-    private static final ThreadLocal<float[]> PANEL_BLOCK = ThreadLocal.withInitial(() -> new float[KC * NR]);
+    /** The K block of one panel at work, as floats (room for the longest K block of any blocking). */
+    private static final ThreadLocal<float[]> PANEL_BLOCK =
+            ThreadLocal.withInitial(() -> new float[GemmLayout.MAX_KC * NR]);
 
     private GemmKernel() {}
 
@@ -80,22 +80,30 @@ final class GemmKernel {
 
     /** As above with the weight given as its panels. */
     static void gemm(Parallel parallel, RowSource a, int m, Panels b, MemorySegment bias, MemorySegment c) {
+        gemm(parallel, a, m, b, bias, c, GemmLayout.HOST);
+    }
+
+    /** As above, blocked as {@code blocking} says rather than for this machine's caches: the same results. */
+    static void gemm(Parallel parallel, RowSource a, int m, Panels b, MemorySegment bias, MemorySegment c,
+            GemmLayout.Blocking blocking) {
         if (m == 0 || b.out == 0) {
             return;
         }
-        GemmLayout.Tiling tiling = GemmLayout.tiling(parallel.threads(), m, b.in, b.count);
+        GemmLayout.Tiling tiling = blocking.tiling(parallel.threads(), m, b.in, b.count);
+        int step = blocking.kBlock(b.in);
         GemmLayout.TileBody tile = tiling.wholeK()
-                ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, p0, p1, bias, c)
-                : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, p0, p1, bias, c);
+                ? (m0, mc, p0, p1) -> panelByPanel(a, m0, mc, b, step, PACKED_A.get(), p0, p1, bias, c)
+                : (m0, mc, p0, p1) -> blockByBlock(a, m0, mc, b, step, PACKED_A.get(), p0, p1, bias, c);
         tiling.forEach(parallel, tile);
     }
 
-    /** One tile, K block by K block: each block of A is packed, then every panel of the tile passes over it. */
-    private static void blockByBlock(RowSource a, int m0, int mc, Panels b, int p0, int p1,
+    /**
+     * One tile, K block by K block ({@code step} long): each block of A is packed, then every panel of the tile
+     * passes over it.
+     */
+    private static void blockByBlock(RowSource a, int m0, int mc, Panels b, int step, float[] packedA, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
-        float[] packedA = PACKED_A.get();
         int k = b.in;
-        int step = GemmLayout.kBlock(k);
         for (int k0 = 0; k0 == 0 || k0 < k; k0 += step) {
             int kc = Math.min(step, k - k0);
             if (kc > 0) {
@@ -108,14 +116,12 @@ final class GemmKernel {
     }
 
     /**
-     * One tile, panel by panel: its rows of A are packed for the whole of K (block after block), then each
-     * panel's part of C is finished over all K blocks before the next panel's begins.
+     * One tile, panel by panel: its rows of A are packed for the whole of K (block after block, {@code step}
+     * long), then each panel's part of C is finished over all K blocks before the next panel's begins.
      */
-    private static void panelByPanel(RowSource a, int m0, int mc, Panels b, int p0, int p1,
+    private static void panelByPanel(RowSource a, int m0, int mc, Panels b, int step, float[] packedA, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
-        float[] packedA = PACKED_A.get();
         int k = b.in;
-        int step = GemmLayout.kBlock(k);
         int stripRows = (mc + MR - 1) / MR * MR;
         for (int k0 = 0; k0 < k; k0 += step) {
             a.pack(m0, mc, k0, Math.min(step, k - k0), packedA, stripRows * k0, VectorStripWriter.INSTANCE);

@@ -13,17 +13,26 @@ final class GemmLayout {
     static final int MR = KernelChoice.SIXTEEN_VECTOR_REGISTERS ? 4 : 6;
     /** Columns per packed weight panel: two preferred vectors (16 floats where there is no Vector API). */
     static final int NR = KernelChoice.VECTOR_MODULE_PRESENT ? 2 * VectorKernels.preferredFloatLanes() : 16;
-    /** Longest K block: KC x NR floats of B (32 KiB with AVX-512) stay in L1. */
-    static final int KC = 256;
     /**
-     * Rows per tile: the packed A block (MC x KC floats, 384 KiB; 256 KiB with four-row strips) stays in L2.
-     * Every K block of a weight panel (widened from 16 bits where stored so) serves all MC rows, so a tall tile
-     * spreads that cost thin.
+     * Longest K block on any machine: longer ones measured no faster, and long-K convolutions 3-5% slower, even
+     * where they fit L1.
+     */
+    static final int MAX_KC = 256;
+    /** The blocking for this machine's L1. */
+    static final Blocking HOST = Blocking.forL1(L1DataCache.hostBytes());
+    /** Longest K block on this machine. */
+    static final int KC = HOST.kc();
+    /**
+     * Rows per tile: the packed A block (MC x KC floats, at most 384 KiB; 256 KiB with four-row strips) stays in
+     * L2. Every K block of a weight panel (widened from 16 bits where stored so) serves all MC rows, so a tall
+     * tile spreads that cost thin.
      */
     static final int MC = 64 * MR;
     /**
-     * Most floats of A one tile packs when it packs the whole of K: 1 MiB, half of L2, which leaves room for
-     * the tile's panel of C and the K block of weights at work.
+     * Most floats of A one tile packs when it packs the whole of K: 1 MiB, half of a 2 MiB L2, which leaves room
+     * for the tile's panel of C and the K block of weights at work. (On a core with 1 MiB of L2, half as many
+     * made products with 512 rows 5-7% slower: a whole-K block that spills from L2 feeds the micro-kernel's
+     * slow stream of A from L3 well enough, while shorter tiles fetch every weight panel more often.)
      */
     static final int WHOLE_K_FLOATS = 256 * 1024;
     /** Most bytes of C a tile that walks K block by block writes: what stays in L2 beside its block of A. */
@@ -35,15 +44,57 @@ final class GemmLayout {
 
     private GemmLayout() {}
 
-    /**
-     * The K block length for an inner dimension {@code k}: K cut into even blocks of at most {@link #KC}
-     * (a short last block would pay a block's fixed costs for little work), rounded up to whole vectors;
-     * the last block takes what is left.
-     */
+    /** {@link Blocking#kBlock} for this machine. */
     static int kBlock(int k) {
-        int blocks = Math.max(1, (k + KC - 1) / KC);
-        int even = (k + blocks - 1) / blocks;
-        return Math.max(K_ALIGNMENT, (even + K_ALIGNMENT - 1) / K_ALIGNMENT * K_ALIGNMENT);
+        return HOST.kBlock(k);
+    }
+
+    /** {@link Blocking#tiling} for this machine. */
+    static Tiling tiling(int threads, int m, int k, int panels) {
+        return HOST.tiling(threads, m, k, panels);
+    }
+
+    /**
+     * The product's blocking for one size of L1. Only the speed depends on it: every element of C sees the same
+     * operations in the same order whatever the blocking.
+     *
+     * @param kc the longest K block: the {@code kc x NR} floats of a weight panel stay in L1 while every strip
+     *     of the tile passes over them, beside the strip of A and the tile of C at work, so they take at most two
+     *     thirds of L1: 256 rows (32 KiB) of a 48 KiB L1 with AVX-512, 160 rows of a 32 KiB one, where 256 rows
+     *     ran the micro-kernel over cached data at 80% of the speed of 160
+     */
+    record Blocking(int kc) {
+        static Blocking forL1(long l1DataBytes) {
+            long weightBlockBytes = l1DataBytes * 2 / 3;
+            int rows = (int) Math.min(MAX_KC, weightBlockBytes / ((long) NR * Float.BYTES));
+            return new Blocking(Math.max(4 * K_ALIGNMENT, rows / K_ALIGNMENT * K_ALIGNMENT));
+        }
+
+        /**
+         * The K block length for an inner dimension {@code k}: K cut into even blocks of at most {@link #kc}
+         * (a short last block would pay a block's fixed costs for little work), rounded up to whole vectors;
+         * the last block takes what is left.
+         */
+        int kBlock(int k) {
+            int blocks = Math.max(1, (k + kc - 1) / kc);
+            int even = (k + blocks - 1) / blocks;
+            return Math.max(K_ALIGNMENT, (even + K_ALIGNMENT - 1) / K_ALIGNMENT * K_ALIGNMENT);
+        }
+
+        /**
+         * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. A tile walks K block by block
+         * over all its panels while its part of C fits {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
+         * layers' 2560 to 10240 columns) would fetch its part of C from L3 again for every K block, so it packs
+         * its rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
+         */
+        Tiling tiling(int threads, int m, int k, int panels) {
+            Tiling blockByBlock = GemmLayout.tiling(threads, m, panels, MC, false);
+            if (k <= kBlock(k) || blockByBlock.outputBytes() <= OUTPUT_TILE_BYTES) {
+                return blockByBlock;
+            }
+            int rows = Math.min(MC, WHOLE_K_FLOATS / k / MR * MR);
+            return rows < MIN_WHOLE_K_ROWS ? blockByBlock : GemmLayout.tiling(threads, m, panels, rows, true);
+        }
     }
 
     /** One tile of a product: rows {@code [m0, m0 + mc)} against weight panels {@code [p0, p1)}. */
@@ -76,21 +127,6 @@ final class GemmLayout {
                 body.run(m0, Math.min(rowsPerTile, rows - m0), p0, Math.min(panels, p0 + panelsPerBlock));
             });
         }
-    }
-
-    /**
-     * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. A tile walks K block by block
-     * over all its panels while its part of C fits {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
-     * layers' 2560 to 10240 columns) would fetch its part of C from L3 again for every K block, so it packs
-     * its rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
-     */
-    static Tiling tiling(int threads, int m, int k, int panels) {
-        Tiling blockByBlock = tiling(threads, m, panels, MC, false);
-        if (k <= kBlock(k) || blockByBlock.outputBytes() <= OUTPUT_TILE_BYTES) {
-            return blockByBlock;
-        }
-        int rows = Math.min(MC, WHOLE_K_FLOATS / k / MR * MR);
-        return rows < MIN_WHOLE_K_ROWS ? blockByBlock : tiling(threads, m, panels, rows, true);
     }
 
     /**
