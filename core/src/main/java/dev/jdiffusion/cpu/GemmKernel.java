@@ -29,8 +29,8 @@ final class GemmKernel {
     static final int MR = GemmLayout.MR;
 
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    private static final ThreadLocal<float[]> PACKED_A =
-            ThreadLocal.withInitial(() -> new float[Math.max(GemmLayout.MC * GemmLayout.MAX_KC, GemmLayout.WHOLE_K_FLOATS)]);
+    private static final ThreadLocal<float[]> PACKED_A = ThreadLocal.withInitial(
+            () -> new float[Math.max(GemmLayout.MC * GemmLayout.MAX_KC, GemmLayout.WHOLE_K_FLOATS)]);
     /** Where a tile cut by C's edge is computed, its valid part staged in and out. */
     private static final ThreadLocal<MemorySegment> TILE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate((long) MR * NR * Float.BYTES, 64));
@@ -83,7 +83,7 @@ final class GemmKernel {
         gemm(parallel, a, m, b, bias, c, GemmLayout.HOST);
     }
 
-    /** As above, blocked as {@code blocking} says rather than for this machine's caches: the same results. */
+    /** As above, blocked as {@code blocking} says rather than for this machine's L1: the same results. */
     static void gemm(Parallel parallel, RowSource a, int m, Panels b, MemorySegment bias, MemorySegment c,
             GemmLayout.Blocking blocking) {
         if (m == 0 || b.out == 0) {
