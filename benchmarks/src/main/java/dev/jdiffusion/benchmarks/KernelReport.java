@@ -78,7 +78,10 @@ public final class KernelReport {
                 .measurementIterations(quick ? 3 : 5)
                 .measurementTime(TimeValue.seconds(quick ? 1 : 2))
                 .jvmArgsAppend("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED")
-                .shouldDoGC(false);
+                .shouldDoGC(false)
+                // Silent, a failed fork would leave only the table's header; failing stops the report and
+                // carries the fork's exception out.
+                .shouldFailOnError(true);
     }
 
     private static Collection<RunResult> run(ChainedOptionsBuilder options) throws RunnerException {
