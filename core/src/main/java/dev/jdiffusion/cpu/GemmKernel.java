@@ -337,7 +337,7 @@ final class GemmKernel {
      * Where a tile's sums wait between K blocks, one {@code MR x NR} block per strip and panel, each block's
      * rows adjacent, so that the micro-kernel's successive calls read and write one stream. In C a strip's rows
      * lie a row of C apart (1.25 to 40 KiB in the U-Net), and where that is a multiple of 4 KiB, or close to one,
-     * they share a few sets of L1. Products with several K blocks ran 3-7% faster so.
+     * they share a few sets of L1. Products with several K blocks ran 2 - 7% faster so.
      */
     private static final class RunningSums {
         private MemorySegment blocks = MemorySegment.NULL;
