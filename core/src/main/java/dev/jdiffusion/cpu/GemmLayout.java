@@ -35,7 +35,10 @@ final class GemmLayout {
      * slow stream of A from L3 well enough, while shorter tiles fetch every weight panel more often.)
      */
     static final int WHOLE_K_FLOATS = 256 * 1024;
-    /** Most bytes of C a tile that walks K block by block writes: what stays in L2 beside its block of A. */
+    /**
+     * Most bytes of running sums (as many as of C) a tile that walks K block by block keeps between K blocks:
+     * what stays in L2 beside its block of A.
+     */
     static final long OUTPUT_TILE_BYTES = 1 << 20;
     /** Fewest rows worth a whole-K tile: fewer would read (and widen) every weight panel too often. */
     private static final int MIN_WHOLE_K_ROWS = 16 * MR;
@@ -83,9 +86,9 @@ final class GemmLayout {
 
         /**
          * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. A tile walks K block by block
-         * over all its panels while its part of C fits {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
-         * layers' 2560 to 10240 columns) would fetch its part of C from L3 again for every K block, so it packs
-         * its rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
+         * over all its panels while its sums fit {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
+         * layers' 2560 to 10240 columns) would fetch its sums from L3 again for every K block, so it packs its
+         * rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
          */
         Tiling tiling(int threads, int m, int k, int panels) {
             Tiling blockByBlock = GemmLayout.tiling(threads, m, panels, MC, false);
@@ -107,12 +110,12 @@ final class GemmLayout {
      * panels, and in which order a tile walks them.
      *
      * @param wholeK whether a tile packs its rows of A for the whole of K first and then finishes one panel
-     *     at a time (its {@code rowsPerTile x NR} part of C stays in cache between K blocks), rather than
-     *     packing one K block at a time and passing every panel over it (each K block then updates the tile's
-     *     whole part of C, which comes back from L2 while it fits there)
+     *     at a time (the sums of its {@code rowsPerTile x NR} part of C stay in cache between K blocks), rather
+     *     than packing one K block at a time and passing every panel over it (each K block then updates the sums
+     *     of the tile's whole part of C, which come back from L2 while they fit there)
      */
     record Tiling(int rows, int panels, int rowsPerTile, int panelsPerBlock, boolean wholeK) {
-        /** Bytes of C one tile writes. */
+        /** Bytes of C one tile writes, and of the sums it keeps between K blocks. */
         long outputBytes() {
             return (long) rowsPerTile * panelsPerBlock * NR * Float.BYTES;
         }
