@@ -41,9 +41,12 @@ final class GemmKernel {
     private static final long SUMS_BLOCK_BYTES = (long) MR * NR * Float.BYTES;
     private static final long SUMS_ROW_BYTES = (long) NR * Float.BYTES;
     private static final ThreadLocal<RunningSums> RUNNING_SUMS = ThreadLocal.withInitial(RunningSums::new);
-    /** The K block of one panel at work, as floats (room for the longest K block of any blocking). */
+    /**
+     * The K block of one panel at work, as floats (room for the longest K block of any blocking), from the first
+     * cache line of the array that can be found ({@link ArrayAlignment}).
+     */
     private static final ThreadLocal<float[]> PANEL_BLOCK =
-            ThreadLocal.withInitial(() -> new float[GemmLayout.MAX_KC * NR]);
+            ThreadLocal.withInitial(() -> new float[GemmLayout.MAX_KC * NR + ArrayAlignment.SLACK_FLOATS]);
 
     private GemmKernel() {}
 
@@ -117,8 +120,10 @@ final class GemmKernel {
             if (kc > 0) {
                 a.pack(m0, mc, k0, kc, packedA, 0, VectorStripWriter.INSTANCE);
             }
+            float[] panel = PANEL_BLOCK.get();
             for (int p = p0; p < p1; p++) {
-                multiplyStrips(packedA, 0, m0, mc, b, panelBlock(b, p, k0, kc), p, k0, kc, bias, c,
+                int panelOffset = panelBlock(b, p, k0, kc, panel);
+                multiplyStrips(packedA, 0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c,
                         sums, (long) (p - p0) * strips * SUMS_BLOCK_BYTES);
             }
         }
@@ -138,23 +143,24 @@ final class GemmKernel {
             a.pack(m0, mc, k0, Math.min(step, k - k0), packedA, stripRows * k0, VectorStripWriter.INSTANCE);
         }
         MemorySegment sums = k > step ? RUNNING_SUMS.get().fit(strips) : null;
+        float[] panel = PANEL_BLOCK.get();
         for (int p = p0; p < p1; p++) {
             for (int k0 = 0; k0 < k; k0 += step) {
                 int kc = Math.min(step, k - k0);
-                float[] panel = panelBlock(b, p, k0, kc);
-                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, p, k0, kc, bias, c, sums, 0);
+                int panelOffset = panelBlock(b, p, k0, kc, panel);
+                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c, sums, 0);
             }
         }
     }
 
     /**
      * Adds the product of every strip of one packed K block of A (from {@code aOffset}) and the same K block
-     * of panel {@code p} to the running sums: they start from the bias (or zero) in the first K block and from
+     * of panel {@code p} (in {@code panel} from {@code panelOffset}) to the running sums: they start from the bias (or zero) in the first K block and from
      * {@code sums} (at {@code sumsOffset}, one {@code MR x NR} block per strip) after it, and end in
      * {@code sums} or, in the last K block, in C.
      */
-    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, Panels b, float[] panel, int p,
-            int k0, int kc, MemorySegment bias, MemorySegment c, MemorySegment sums, long sumsOffset) {
+    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, Panels b, float[] panel,
+            int panelOffset, int p, int k0, int kc, MemorySegment bias, MemorySegment c, MemorySegment sums, long sumsOffset) {
         long rowBytes = (long) b.out * Float.BYTES;
         int col = p * NR;
         int cols = Math.min(NR, b.out - col);
@@ -172,14 +178,14 @@ final class GemmKernel {
             long to = last ? ((long) (m0 + i) * b.out + col) * Float.BYTES : block;
             int strip = aOffset + (i / MR) * kc * MR;
             if (rows == MR && cols == NR) {
-                microKernel(packedA, strip, kc, panel, 0, start, from, startStride, end, to, endStride);
+                microKernel(packedA, strip, kc, panel, panelOffset, start, from, startStride, end, to, endStride);
             } else {
                 // A tile cut by C's edge: its valid part is staged through a full-size tile, so that
                 // every element of C sees the same operations whatever its place in the tiling.
                 MemorySegment edgeTile = TILE.get();
                 long edgeTileRow = NR * Float.BYTES;
                 copyBlock(start, from, startStride, edgeTile, 0, edgeTileRow, rows, cols, true);
-                microKernel(packedA, strip, kc, panel, 0, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
+                microKernel(packedA, strip, kc, panel, panelOffset, edgeTile, 0, edgeTileRow, edgeTile, 0, edgeTileRow);
                 copyBlock(edgeTile, 0, edgeTileRow, end, to, endStride, rows, cols, false);
             }
         }
@@ -203,13 +209,14 @@ final class GemmKernel {
     }
 
     /**
-     * The {@code kc x NR} block of panel {@code p} from row {@code k0}, as floats in this thread's block buffer
-     * (reused by every strip of the tile): copied for F32, widened from 16 bits otherwise.
+     * Puts the {@code kc x NR} block of panel {@code p} from row {@code k0} into {@code block}, this thread's
+     * block buffer (reused by every strip of the tile), as floats from the first cache line it can find: copied
+     * for F32, widened from 16 bits otherwise. Returns where the block starts.
      */
-    private static float[] panelBlock(Panels b, int p, int k0, int kc) {
-        float[] block = PANEL_BLOCK.get();
-        b.widen(((long) p * b.in + k0) * NR, block, 0, kc * NR);
-        return block;
+    private static int panelBlock(Panels b, int p, int k0, int kc, float[] block) {
+        int at = ArrayAlignment.lineStart(block, 0);
+        b.widen(((long) p * b.in + k0) * NR, block, at, kc * NR);
+        return at;
     }
 
     /**
