@@ -70,13 +70,21 @@ final class AttentionKernel {
     private static final int[] QUERY_COLUMN = stride(NR);
     private static final int[] OUTPUT_COLUMN = stride(QUERY_BLOCK);
 
-    /** Per-thread buffers, grown to the largest head width seen. */
+    /**
+     * Per-thread buffers, grown to the largest head width seen. The three that the products and the softmax read
+     * and write by whole vectors are used from their first cache line ({@link ArrayAlignment}), found again for
+     * every query block: {@code queriesAt}, {@code probabilitiesAt} and {@code outputAt}.
+     */
     private static final class Scratch {
         int headDim = -1;
         int paddedDim;
         float[] queries; // B panels of Q^T: [QUERY_BLOCK / NR][headDim][NR], scaled into base-2 scores
-        float[] probabilities = new float[KEY_BLOCK * QUERY_BLOCK]; // B panels of S^T, then P^T: [panel][key][NR]
+        // B panels of S^T, then P^T: [panel][key][NR]
+        float[] probabilities = new float[KEY_BLOCK * QUERY_BLOCK + ArrayAlignment.SLACK_FLOATS];
         float[] output; // O^T: [paddedDim][QUERY_BLOCK]
+        int queriesAt;
+        int probabilitiesAt;
+        int outputAt;
         float[] rowMax = new float[QUERY_BLOCK];
         float[] rowSum = new float[QUERY_BLOCK];
         float[] rescale = new float[QUERY_BLOCK];
@@ -93,9 +101,16 @@ final class AttentionKernel {
                 paddedDim = (dim + MR - 1) / MR * MR;
                 // one vector of slack past each: the column scatter and gather check every lane's index, even
                 // the lanes a head narrower than a whole number of vectors masks off
-                queries = new float[QUERY_BLOCK * dim + VL * NR];
-                output = new float[(paddedDim + VL) * QUERY_BLOCK];
+                queries = new float[QUERY_BLOCK * dim + VL * NR + ArrayAlignment.SLACK_FLOATS];
+                output = new float[(paddedDim + VL) * QUERY_BLOCK + ArrayAlignment.SLACK_FLOATS];
             }
+        }
+
+        /** Finds where the first cache lines of the vector buffers are now. */
+        void findLines() {
+            queriesAt = ArrayAlignment.lineStart(queries, 0);
+            probabilitiesAt = ArrayAlignment.lineStart(probabilities, 0);
+            outputAt = ArrayAlignment.lineStart(output, 0);
         }
     }
 
@@ -183,11 +198,12 @@ final class AttentionKernel {
             float scale, boolean causal) {
         Scratch s = SCRATCH.get();
         s.fit(headDim);
+        s.findLines();
         int width = heads * headDim;
         long headOffset = (long) head * headDim;
         int nq = Math.min(QUERY_BLOCK, queries - q0);
         packQueries(q, ((long) b * queries + q0) * width + headOffset, width, nq, headDim, scale * LOG2_E, s.queries,
-                s.lanes);
+                s.queriesAt, s.lanes);
         Arrays.fill(s.rowMax, Float.NEGATIVE_INFINITY);
         Arrays.fill(s.rowSum, 0f);
 
@@ -198,8 +214,9 @@ final class AttentionKernel {
             for (int strip = 0; strip * MR < nk; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
                     // S^T tile straight into its place in the P^T panels (MR consecutive rows of NR)
-                    multiply(packedKeys, keyBase + strip * headDim * MR, s.queries, panel * headDim * NR, headDim,
-                            s.probabilities, (panel * KEY_BLOCK + strip * MR) * NR, NR, null, 0);
+                    multiply(packedKeys, keyBase + strip * headDim * MR, s.queries, s.queriesAt + panel * headDim * NR,
+                            headDim, s.probabilities, s.probabilitiesAt + (panel * KEY_BLOCK + strip * MR) * NR, NR,
+                            null, 0);
                 }
             }
             softmaxBlock(s, nq, nk, causal ? q0 - k0 : Integer.MAX_VALUE);
@@ -208,8 +225,9 @@ final class AttentionKernel {
             float[] rescale = k0 == 0 ? null : s.rescale;
             for (int strip = 0; strip * MR < s.paddedDim; strip++) {
                 for (int panel = 0; panel * NR < nq; panel++) {
-                    multiply(packedValues, valueBase + strip * KEY_BLOCK * MR, s.probabilities, panel * KEY_BLOCK * NR, nk,
-                            s.output, strip * MR * QUERY_BLOCK + panel * NR, QUERY_BLOCK, rescale, panel * NR);
+                    multiply(packedValues, valueBase + strip * KEY_BLOCK * MR, s.probabilities,
+                            s.probabilitiesAt + panel * KEY_BLOCK * NR, nk, s.output,
+                            s.outputAt + strip * MR * QUERY_BLOCK + panel * NR, QUERY_BLOCK, rescale, panel * NR);
                 }
             }
         }
@@ -217,15 +235,15 @@ final class AttentionKernel {
     }
 
     /**
-     * Queries as B panels of Q^T {@code [panel][d][NR]}, times {@code scale}; queries past the block are zero. A
-     * vector of each row is read at a time and scattered down its column (where there are few keys, reading the
-     * queries float by float from the segment cost as much as the products); without native scatters (see
-     * {@link #SCATTER}) its lanes go down the column one by one from {@code lanes}.
+     * Queries as B panels of Q^T {@code [panel][d][NR]} from {@code offset}, times {@code scale}; queries past the
+     * block are zero. A vector of each row is read at a time and scattered down its column (where there are few
+     * keys, reading the queries float by float from the segment cost as much as the products); without native
+     * scatters (see {@link #SCATTER}) its lanes go down the column one by one from {@code lanes}.
      */
     private static void packQueries(MemorySegment q, long first, int width, int nq, int headDim, float scale,
-            float[] packed, float[] lanes) {
+            float[] packed, int offset, float[] lanes) {
         for (int row = 0; row < QUERY_BLOCK; row++) {
-            int base = (row / NR) * headDim * NR + row % NR;
+            int base = offset + (row / NR) * headDim * NR + row % NR;
             if (row < nq) {
                 long at = (first + (long) row * width) * Float.BYTES;
                 for (int d = 0; d < headDim; d += VL) {
@@ -301,7 +319,7 @@ final class AttentionKernel {
         float[] p = s.probabilities;
         boolean causal = visibleOffset != Integer.MAX_VALUE;
         for (int q = 0; q < nq; q += VL) {
-            int base = (q / NR) * KEY_BLOCK * NR + q % NR;
+            int base = s.probabilitiesAt + (q / NR) * KEY_BLOCK * NR + q % NR;
             if (causal) {
                 visibleColumnMax(p, base, nk, q + visibleOffset, s.blockMax, q);
             } else {
@@ -382,11 +400,11 @@ final class AttentionKernel {
                 VectorMask<Float> inHead = S.indexInRange(d, headDim);
                 FloatVector column;
                 if (SCATTER) {
-                    column = FloatVector.fromArray(S, s.output, d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead);
+                    column = FloatVector.fromArray(S, s.output, s.outputAt + d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead);
                 } else {
                     int count = Math.min(VL, headDim - d);
                     for (int j = 0; j < count; j++) {
-                        lanes[j] = s.output[(d + j) * QUERY_BLOCK + i];
+                        lanes[j] = s.output[s.outputAt + (d + j) * QUERY_BLOCK + i];
                     }
                     column = FloatVector.fromArray(S, lanes, 0);
                 }
