@@ -98,9 +98,10 @@ final class Winograd2x2Kernel {
                 patches.pack(q * count, count, k0, kc, buffers.packed, q * positionFloats, VectorStripWriter.INSTANCE);
             }
             for (int p = p0; p < p1; p++) {
-                Winograd2x2Weights.widenTaps(direct, channels, p, k0, kc, buffers.weights);
+                int base = ArrayAlignment.lineStart(buffers.weights, 0);
+                Winograd2x2Weights.widenTaps(direct, channels, p, k0, kc, buffers.weights, base);
                 for (int q = 0; q < POSITIONS; q++) {
-                    int weights = Winograd2x2Weights.position(q, buffers.weights, kc);
+                    int weights = Winograd2x2Weights.position(q, buffers.weights, kc, base);
                     GemmKernel.multiplyStrips(buffers.packed, q * positionFloats, strips, kc, buffers.weights,
                             weights, k0 == 0, sums, q * sumPositionBytes + (long) p * NR * Float.BYTES,
                             sumRowBytes);
@@ -113,15 +114,18 @@ final class Winograd2x2Kernel {
     private static final class Buffers {
         /** The patches of all 16 positions, packed: {@code [position][strip][kc][MR]}. */
         float[] packed = new float[0];
-        /** One panel's nine taps, widened, and a block for a position's transformed weights made from them. */
+        /**
+         * One panel's nine taps, widened, and a block for a position's transformed weights made from them, from the
+         * array's first cache line ({@link ArrayAlignment}).
+         */
         float[] weights = new float[0];
 
         void fit(int positionFloats, int kc) {
             if (packed.length < POSITIONS * positionFloats) {
                 packed = new float[POSITIONS * positionFloats];
             }
-            if (weights.length < Winograd2x2Weights.blockFloats(kc)) {
-                weights = new float[Winograd2x2Weights.blockFloats(kc)];
+            if (weights.length < Winograd2x2Weights.blockFloats(kc) + ArrayAlignment.SLACK_FLOATS) {
+                weights = new float[Winograd2x2Weights.blockFloats(kc) + ArrayAlignment.SLACK_FLOATS];
             }
         }
     }

@@ -44,7 +44,7 @@ final class Winograd2x2Weights {
 
     private Winograd2x2Weights() {}
 
-    /** Floats of the room {@link #widenTaps} and {@link #position} need for {@code kc}-long blocks. */
+    /** Floats of the room {@link #widenTaps} and {@link #position} need for {@code kc}-long blocks (from their base). */
     static int blockFloats(int kc) {
         return (TAPS + 1) * kc * NR;
     }
@@ -52,34 +52,35 @@ final class Winograd2x2Weights {
     /**
      * Widens the K block {@code [k0, k0 + kc)} of panel {@code p} of the nine taps of the direct convolution
      * ({@code [panels][(ky, kx, c)][NR]}, see {@link PackedMatrix}; {@code channels} input channels) into the first
-     * nine {@code kc x NR} blocks of {@code blocks}.
+     * nine {@code kc x NR} blocks of {@code blocks} from {@code base}.
      */
-    static void widenTaps(GemmKernel.Panels direct, int channels, int p, int k0, int kc, float[] blocks) {
+    static void widenTaps(GemmKernel.Panels direct, int channels, int p, int k0, int kc, float[] blocks, int base) {
         int floats = kc * NR;
         for (int tap = 0; tap < TAPS; tap++) {
-            direct.widen(((long) p * direct.in() + (long) tap * channels + k0) * NR, blocks, tap * floats, floats);
+            direct.widen(((long) p * direct.in() + (long) tap * channels + k0) * NR, blocks, base + tap * floats,
+                    floats);
         }
     }
 
     /**
      * Position {@code q}'s {@code kc x NR} block of transformed weights, from the taps {@link #widenTaps} left in
-     * {@code blocks}: where in {@code blocks} it starts. A position that takes one tap is that tap's block; the
+     * {@code blocks} from {@code base}: where in {@code blocks} it starts. A position that takes one tap is that tap's block; the
      * others are made in the tenth block, three or nine taps summed with their signs and halved once or twice
      * (exactly).
      */
-    static int position(int q, float[] blocks, int kc) {
+    static int position(int q, float[] blocks, int kc, int base) {
         int floats = kc * NR;
         int i = q / SIDE;
         int j = q % SIDE;
-        int made = TAPS * floats;
+        int made = base + TAPS * floats;
         if (ROW_TAPS[i] >= 0 && ROW_TAPS[j] >= 0) {
-            return (3 * ROW_TAPS[i] + ROW_TAPS[j]) * floats;
+            return base + (3 * ROW_TAPS[i] + ROW_TAPS[j]) * floats;
         } else if (ROW_TAPS[i] >= 0) {
-            sumOfThree(blocks, 3 * ROW_TAPS[i] * floats, floats, MIDDLE_SIGN[j], made, floats);
+            sumOfThree(blocks, base + 3 * ROW_TAPS[i] * floats, floats, MIDDLE_SIGN[j], made, floats);
         } else if (ROW_TAPS[j] >= 0) {
-            sumOfThree(blocks, ROW_TAPS[j] * floats, 3 * floats, MIDDLE_SIGN[i], made, floats);
+            sumOfThree(blocks, base + ROW_TAPS[j] * floats, 3 * floats, MIDDLE_SIGN[i], made, floats);
         } else {
-            sumOfNine(blocks, MIDDLE_SIGN[i], MIDDLE_SIGN[j], made, floats);
+            sumOfNine(blocks, base, MIDDLE_SIGN[i], MIDDLE_SIGN[j], made, floats);
         }
         return made;
     }
@@ -91,12 +92,15 @@ final class Winograd2x2Weights {
         }
     }
 
-    /** {@code (r0 + rowSign r1 + r2) / 4} with {@code r_a} the sum of row {@code a} of the taps as above. */
-    private static void sumOfNine(float[] blocks, float rowSign, float columnSign, int to, int floats) {
+    /**
+     * {@code (r0 + rowSign r1 + r2) / 4} with {@code r_a} the sum of row {@code a} of the taps from {@code base} as
+     * above.
+     */
+    private static void sumOfNine(float[] blocks, int base, float rowSign, float columnSign, int to, int floats) {
         for (int k = 0; k < floats; k += VL) {
-            FloatVector r0 = sumOfRow(blocks, k, floats, columnSign);
-            FloatVector r1 = sumOfRow(blocks, 3 * floats + k, floats, columnSign);
-            FloatVector r2 = sumOfRow(blocks, 6 * floats + k, floats, columnSign);
+            FloatVector r0 = sumOfRow(blocks, base + k, floats, columnSign);
+            FloatVector r1 = sumOfRow(blocks, base + 3 * floats + k, floats, columnSign);
+            FloatVector r2 = sumOfRow(blocks, base + 6 * floats + k, floats, columnSign);
             r0.add(r1.mul(rowSign)).add(r2).mul(0.25f).intoArray(blocks, to + k);
         }
     }

@@ -58,9 +58,11 @@ final class WinogradChunks {
         GemmKernel.Panels directPanels = weight.gemmPanels(parallel);
         for (Winograd4x4Weights.Group group : Winograd4x4Weights.groups(weight, groupBytes)) {
             float[] u = transformedWeights(Winograd4x4Weights.bytes(channels, group.panels()) / Float.BYTES);
-            Winograd4x4Weights.transform(parallel, directPanels, group, MemorySegment.ofArray(u));
+            int uAt = ArrayAlignment.lineStart(u, 0);
+            Winograd4x4Weights.transform(parallel, directPanels, group,
+                    MemorySegment.ofArray(u).asSlice((long) uAt * Float.BYTES));
             parallel.forEach(chunks, chunk -> convolveChunk(tiles, chunk * perChunk,
-                    Math.min(perChunk, tiles.count() - chunk * perChunk), channels, u, group));
+                    Math.min(perChunk, tiles.count() - chunk * perChunk), channels, u, uAt, group));
         }
     }
 
@@ -76,11 +78,14 @@ final class WinogradChunks {
         return (int) Math.max(MR, (even + MR - 1) / MR * MR);
     }
 
-    /** This thread's array for {@code floats} of transformed weights, grown as needed. */
+    /**
+     * This thread's array for {@code floats} of transformed weights, grown as needed, with room to start them on
+     * a cache line ({@link ArrayAlignment}).
+     */
     private static float[] transformedWeights(long floats) {
         float[] u = TRANSFORMED.get();
-        if (u.length < floats) {
-            u = new float[Math.toIntExact(floats)];
+        if (u.length < floats + ArrayAlignment.SLACK_FLOATS) {
+            u = new float[Math.toIntExact(floats + ArrayAlignment.SLACK_FLOATS)];
             TRANSFORMED.set(u);
         }
         return u;
@@ -89,9 +94,10 @@ final class WinogradChunks {
     /**
      * Tiles {@code [first, first + count)} for the output channels of {@code group}, on this thread: the patches
      * transformed and packed into strips for all 36 positions, then for each panel of output channels the 36
-     * products into the block of sums and the sums transformed into the output.
+     * products into the block of sums and the sums transformed into the output. The transformed weights lie in
+     * {@code u} from {@code uAt}.
      */
-    private static void convolveChunk(Winograd4x4Tiles tiles, int first, int count, int channels, float[] u,
+    private static void convolveChunk(Winograd4x4Tiles tiles, int first, int count, int channels, float[] u, int uAt,
             Winograd4x4Weights.Group group) {
         int strips = (count + MR - 1) / MR;
         int stripRows = strips * MR;
@@ -106,7 +112,7 @@ final class WinogradChunks {
         long sumPositionBytes = stripRows * sumRowBytes;
         for (int p = 0; p < group.panels(); p++) {
             for (int q = 0; q < POSITIONS; q++) {
-                int panel = (q * group.panels() + p) * channels * NR;
+                int panel = uAt + (q * group.panels() + p) * channels * NR;
                 for (int k0 = 0; k0 < channels; k0 += step) {
                     GemmKernel.multiplyStrips(buffers.packed, q * positionFloats + stripRows * k0, strips,
                             Math.min(step, channels - k0), u, panel + k0 * NR, k0 == 0, buffers.sums,
