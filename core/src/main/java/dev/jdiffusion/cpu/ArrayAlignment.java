@@ -14,7 +14,7 @@ import java.lang.invoke.MethodHandle;
  *
  * <p>Java does not say where an array lies. A C function sees it, though, when the array is handed to it in a
  * critical call: {@code memmove(p, p, 0)} copies nothing and returns {@code p}. That needs native access (see
- * {@link NativeHeap}); without it the arrays are used from their start, as before. The collector may move an
+ * {@link CLibrary}); without it the arrays are used from their start, as before. The collector may move an
  * array at any safepoint, so a caller asks again each time it fills one: a stale answer costs speed, never
  * correctness.
  */
@@ -24,7 +24,10 @@ final class ArrayAlignment {
     /** The most floats {@link #lineStart} skips: room to leave at the end of an array that is to be aligned. */
     static final int SLACK_FLOATS = LINE_BYTES / Float.BYTES;
 
-    private static final MethodHandle IDENTITY = identity();
+    /** {@code memmove}, called critically: it may be handed an array on the heap. */
+    private static final MethodHandle MEMMOVE = CLibrary.function("memmove",
+            FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG),
+            Linker.Option.critical(true));
 
     private ArrayAlignment() {}
 
@@ -33,13 +36,13 @@ final class ArrayAlignment {
      * lies now; {@code from} itself where that cannot be known.
      */
     static int lineStart(float[] array, int from) {
-        if (IDENTITY == null) {
+        if (MEMMOVE == null) {
             return from;
         }
         long address;
         try {
             MemorySegment data = MemorySegment.ofArray(array);
-            address = ((MemorySegment) IDENTITY.invokeExact(data, data, 0L)).address() + (long) from * Float.BYTES;
+            address = ((MemorySegment) MEMMOVE.invokeExact(data, data, 0L)).address() + (long) from * Float.BYTES;
         } catch (Throwable e) {
             throw new IllegalStateException("memmove failed", e);
         }
@@ -47,18 +50,5 @@ final class ArrayAlignment {
         return misalignment == 0 || misalignment % Float.BYTES != 0
                 ? from
                 : from + (int) ((LINE_BYTES - misalignment) / Float.BYTES);
-    }
-
-    private static MethodHandle identity() {
-        if (!ArrayAlignment.class.getModule().isNativeAccessEnabled()) {
-            return null;
-        }
-        Linker linker = Linker.nativeLinker();
-        return linker.defaultLookup().find("memmove")
-                .map(address -> linker.downcallHandle(address,
-                        FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.ADDRESS,
-                                ValueLayout.JAVA_LONG),
-                        Linker.Option.critical(true)))
-                .orElse(null);
     }
 }

@@ -2,7 +2,6 @@ package dev.jdiffusion.cpu;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -14,13 +13,11 @@ import java.util.Optional;
  * {@link #returnFreePages} does nothing.
  */
 final class NativeHeap {
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final boolean NATIVE_ACCESS = NativeHeap.class.getModule().isNativeAccessEnabled();
     private static final MethodHandle MALLOC_TRIM =
-            function("malloc_trim", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+            CLibrary.function("malloc_trim", FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
     private static final MethodHandle MALLOC =
-            function("malloc", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-    private static final MethodHandle FREE = function("free", FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+            CLibrary.function("malloc", FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+    private static final MethodHandle FREE = CLibrary.function("free", FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
 
     private NativeHeap() {}
 
@@ -77,12 +74,5 @@ final class NativeHeap {
         } catch (Throwable e) {
             throw new IllegalStateException("malloc_trim failed", e);
         }
-    }
-
-    private static MethodHandle function(String name, FunctionDescriptor descriptor) {
-        if (!NATIVE_ACCESS) {
-            return null;
-        }
-        return LINKER.defaultLookup().find(name).map(address -> LINKER.downcallHandle(address, descriptor)).orElse(null);
     }
 }
