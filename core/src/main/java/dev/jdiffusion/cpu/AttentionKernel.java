@@ -400,7 +400,8 @@ final class AttentionKernel {
                 VectorMask<Float> inHead = S.indexInRange(d, headDim);
                 FloatVector column;
                 if (SCATTER) {
-                    column = FloatVector.fromArray(S, s.output, s.outputAt + d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0, inHead);
+                    column = FloatVector.fromArray(S, s.output, s.outputAt + d * QUERY_BLOCK + i, OUTPUT_COLUMN, 0,
+                            inHead);
                 } else {
                     int count = Math.min(VL, headDim - d);
                     for (int j = 0; j < count; j++) {

@@ -155,12 +155,13 @@ final class GemmKernel {
 
     /**
      * Adds the product of every strip of one packed K block of A (from {@code aOffset}) and the same K block
-     * of panel {@code p} (in {@code panel} from {@code panelOffset}) to the running sums: they start from the bias (or zero) in the first K block and from
-     * {@code sums} (at {@code sumsOffset}, one {@code MR x NR} block per strip) after it, and end in
-     * {@code sums} or, in the last K block, in C.
+     * of panel {@code p} (in {@code panel} from {@code panelOffset}) to the running sums: they start from the
+     * bias (or zero) in the first K block and from {@code sums} (at {@code sumsOffset}, one {@code MR x NR} block
+     * per strip) after it, and end in {@code sums} or, in the last K block, in C.
      */
     private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, Panels b, float[] panel,
-            int panelOffset, int p, int k0, int kc, MemorySegment bias, MemorySegment c, MemorySegment sums, long sumsOffset) {
+            int panelOffset, int p, int k0, int kc, MemorySegment bias, MemorySegment c, MemorySegment sums,
+            long sumsOffset) {
         long rowBytes = (long) b.out * Float.BYTES;
         int col = p * NR;
         int cols = Math.min(NR, b.out - col);

@@ -44,7 +44,7 @@ final class Winograd2x2Weights {
 
     private Winograd2x2Weights() {}
 
-    /** Floats of the room {@link #widenTaps} and {@link #position} need for {@code kc}-long blocks (from their base). */
+    /** Floats of the room {@link #widenTaps} and {@link #position} need from their base for {@code kc}-long blocks. */
     static int blockFloats(int kc) {
         return (TAPS + 1) * kc * NR;
     }
@@ -64,9 +64,9 @@ final class Winograd2x2Weights {
 
     /**
      * Position {@code q}'s {@code kc x NR} block of transformed weights, from the taps {@link #widenTaps} left in
-     * {@code blocks} from {@code base}: where in {@code blocks} it starts. A position that takes one tap is that tap's block; the
-     * others are made in the tenth block, three or nine taps summed with their signs and halved once or twice
-     * (exactly).
+     * {@code blocks} from {@code base}: where in {@code blocks} it starts. A position that takes one tap is that
+     * tap's block; the others are made in the tenth block, three or nine taps summed with their signs and halved
+     * once or twice (exactly).
      */
     static int position(int q, float[] blocks, int kc, int base) {
         int floats = kc * NR;
