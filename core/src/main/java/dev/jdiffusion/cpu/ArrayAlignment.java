@@ -15,8 +15,8 @@ import java.lang.invoke.MethodHandle;
  * <p>Java does not say where an array lies. A C function sees it, though, when the array is handed to it in a
  * critical call: {@code memmove(p, p, 0)} copies nothing and returns {@code p}. That needs native access (see
  * {@link CLibrary}); without it the arrays are used from their start, as before. The collector may move an
- * array at any safepoint, so a caller asks again each time it fills one: a stale answer costs speed, never
- * correctness.
+ * array at any safepoint, so a caller asks again for each tile or block of work it fills one for: a stale answer
+ * costs speed, never correctness.
  */
 final class ArrayAlignment {
     /** The cache line, and the widest vector: 64 bytes. */
@@ -46,9 +46,8 @@ final class ArrayAlignment {
         } catch (Throwable e) {
             throw new IllegalStateException("memmove failed", e);
         }
+        // a float array lies on a 4-byte boundary at least, so whole floats reach the next line
         long misalignment = address & (LINE_BYTES - 1);
-        return misalignment == 0 || misalignment % Float.BYTES != 0
-                ? from
-                : from + (int) ((LINE_BYTES - misalignment) / Float.BYTES);
+        return misalignment == 0 ? from : from + (int) ((LINE_BYTES - misalignment) / Float.BYTES);
     }
 }

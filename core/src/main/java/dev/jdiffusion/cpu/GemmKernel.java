@@ -115,14 +115,15 @@ final class GemmKernel {
         int k = b.in;
         int strips = (mc + MR - 1) / MR;
         MemorySegment sums = k > step ? RUNNING_SUMS.get().fit((long) (p1 - p0) * strips) : null;
+        float[] panel = PANEL_BLOCK.get();
+        int panelOffset = ArrayAlignment.lineStart(panel, 0);
         for (int k0 = 0; k0 == 0 || k0 < k; k0 += step) {
             int kc = Math.min(step, k - k0);
             if (kc > 0) {
                 a.pack(m0, mc, k0, kc, packedA, 0, VectorStripWriter.INSTANCE);
             }
-            float[] panel = PANEL_BLOCK.get();
             for (int p = p0; p < p1; p++) {
-                int panelOffset = panelBlock(b, p, k0, kc, panel);
+                panelBlock(b, p, k0, kc, panel, panelOffset);
                 multiplyStrips(packedA, 0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c,
                         sums, (long) (p - p0) * strips * SUMS_BLOCK_BYTES);
             }
@@ -144,10 +145,11 @@ final class GemmKernel {
         }
         MemorySegment sums = k > step ? RUNNING_SUMS.get().fit(strips) : null;
         float[] panel = PANEL_BLOCK.get();
+        int panelOffset = ArrayAlignment.lineStart(panel, 0);
         for (int p = p0; p < p1; p++) {
             for (int k0 = 0; k0 < k; k0 += step) {
                 int kc = Math.min(step, k - k0);
-                int panelOffset = panelBlock(b, p, k0, kc, panel);
+                panelBlock(b, p, k0, kc, panel, panelOffset);
                 multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c, sums, 0);
             }
         }
@@ -211,13 +213,11 @@ final class GemmKernel {
 
     /**
      * Puts the {@code kc x NR} block of panel {@code p} from row {@code k0} into {@code block}, this thread's
-     * block buffer (reused by every strip of the tile), as floats from the first cache line it can find: copied
-     * for F32, widened from 16 bits otherwise. Returns where the block starts.
+     * block buffer (reused by every strip of the tile), as floats from {@code at}, the buffer's first cache line
+     * as the tile found it: copied for F32, widened from 16 bits otherwise.
      */
-    private static int panelBlock(Panels b, int p, int k0, int kc, float[] block) {
-        int at = ArrayAlignment.lineStart(block, 0);
+    private static void panelBlock(Panels b, int p, int k0, int kc, float[] block, int at) {
         b.widen(((long) p * b.in + k0) * NR, block, at, kc * NR);
-        return at;
     }
 
     /**

@@ -91,6 +91,7 @@ final class Winograd2x2Kernel {
         int step = GemmLayout.kBlock(channels);
         Buffers buffers = BUFFERS.get();
         buffers.fit(strips * MR * step, step);
+        int base = ArrayAlignment.lineStart(buffers.weights, 0);
         for (int k0 = 0; k0 < channels; k0 += step) {
             int kc = Math.min(step, channels - k0);
             int positionFloats = strips * MR * kc;
@@ -98,7 +99,6 @@ final class Winograd2x2Kernel {
                 patches.pack(q * count, count, k0, kc, buffers.packed, q * positionFloats, VectorStripWriter.INSTANCE);
             }
             for (int p = p0; p < p1; p++) {
-                int base = ArrayAlignment.lineStart(buffers.weights, 0);
                 Winograd2x2Weights.widenTaps(direct, channels, p, k0, kc, buffers.weights, base);
                 for (int q = 0; q < POSITIONS; q++) {
                     int weights = Winograd2x2Weights.position(q, buffers.weights, kc, base);
