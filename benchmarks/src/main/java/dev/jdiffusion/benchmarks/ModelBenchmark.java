@@ -19,8 +19,8 @@ import java.util.Locale;
 
 /**
  * The end-to-end figures of Stable Diffusion at full size, on synthetic SD 1.5-shaped weights (written first
- * if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step (batch 2) at
- * 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to 512x512, and a whole 512x512 txt2img (when the
+ * if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step (one latent,
+ * two texts, as a guided generation runs it) at 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to 512x512, and a whole 512x512 txt2img (when the
  * folder has a {@code tokenizer/}). Every figure prints its best time, its work (the products, convolutions and
  * attention counted op by op), GFLOP/s, the FMA peak calibrated just before and just after it (the higher of the
  * two), the share of that peak, and its own peak resident memory. The peak is taken around each figure rather
@@ -103,9 +103,10 @@ public final class ModelBenchmark {
         try (UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend);
                 Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768)) {
             for (int size : new int[] {32, 64}) {
-                try (Tensor latents = backend.fromFloats(random.randn(2 * 4 * size * size), 2, 4, size, size)) {
+                // one latent for the two texts, as a guided generation steps it
+                try (Tensor latents = backend.fromFloats(random.randn(4 * size * size), 1, 4, size, size)) {
                     unet.unloadWeights(); // the first run packs the weights, as the first step of a picture does
-                    figure("U-Net step, batch 2, " + size + "x" + size + " latent", runs,
+                    figure("guided U-Net step, " + size + "x" + size + " latent", runs,
                             () -> unet.forward(latents, new float[] {999}, context).close());
                 }
             }
@@ -206,8 +207,8 @@ public final class ModelBenchmark {
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
             TorchGenerator random = new TorchGenerator(0);
             try (Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
-                    Tensor latents = backend.fromFloats(random.randn(2 * 4 * 64 * 64), 2, 4, 64, 64)) {
-                profilePass("U-Net step, batch 2, 64x64", backend, threads, runs,
+                    Tensor latents = backend.fromFloats(random.randn(4 * 64 * 64), 1, 4, 64, 64)) {
+                profilePass("guided U-Net step, 64x64", backend, threads, runs,
                         () -> unet.forward(latents, new float[] {999}, context).close());
             }
         }

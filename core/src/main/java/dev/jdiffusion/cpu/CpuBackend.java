@@ -139,6 +139,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor repeatBatch(Tensor x, int times) {
+        Tensor y = empty(OpShapes.repeatBatch(x, times));
+        long bytes = x.elementCount() * Float.BYTES;
+        parallel.forEach(times, i -> MemorySegment.copy(x.data(), 0, y.data(), i * bytes, bytes));
+        return y;
+    }
+
+    @Override
     public float[] toFloatArray(Tensor tensor) {
         OpShapes.requireF32(tensor, "tensor");
         return tensor.data().toArray(ValueLayout.JAVA_FLOAT);

@@ -39,8 +39,8 @@ public final class ResnetBlock2D implements AutoCloseable {
 
     /**
      * @param x {@code [batch, height, width, in]}
-     * @param siluTimeEmbedding {@code silu(temb)} {@code [batch, channels]}, shared by every block of a
-     *     model (computed once); null without a time embedding
+     * @param siluTimeEmbedding {@code silu(temb)} {@code [batch, channels]}, or {@code [1, channels]} for every
+     *     item, shared by every block of a model (computed once); null without a time embedding
      */
     public Tensor forward(Tensor x, Tensor siluTimeEmbedding) {
         Tensor h;
@@ -50,7 +50,7 @@ public final class ResnetBlock2D implements AutoCloseable {
         try {
             if (timeEmbeddingProjection != null) {
                 try (Tensor t = timeEmbeddingProjection.forward(siluTimeEmbedding)) {
-                    backend.addPerItem(h, t);
+                    addPerItem(h, t);
                 }
             }
             try (Tensor normed = norm2.forwardSilu(h)) {
@@ -63,6 +63,17 @@ public final class ResnetBlock2D implements AutoCloseable {
             }
         } finally {
             h.close();
+        }
+    }
+
+    /** Adds the projected time embedding to every position of its item, one embedding for all where it is alone. */
+    private void addPerItem(Tensor h, Tensor t) {
+        if (t.dim(0) == 1 && h.dim(0) > 1) {
+            try (Tensor perItem = backend.repeatBatch(t, h.dim(0))) {
+                backend.addPerItem(h, perItem);
+            }
+        } else {
+            backend.addPerItem(h, t);
         }
     }
 

@@ -42,7 +42,10 @@ public final class Transformer2D implements AutoCloseable {
         this.projOutBias = w.at("proj_out").tensor("bias", channels);
     }
 
-    /** {@code [batch, height, width, channels]} to the same shape. */
+    /**
+     * {@code [batch, height, width, channels]} to the same shape; or {@code x} of one item shared by every item of
+     * {@code context}, to the context's batch (see {@link BasicTransformerBlock#forward}).
+     */
     public Tensor forward(Tensor x, Tensor context) {
         int batch = x.dim(0);
         int tokens = x.dim(1) * x.dim(2);
@@ -56,8 +59,12 @@ public final class Transformer2D implements AutoCloseable {
                 hidden.close();
                 hidden = next;
             }
-            Tensor residual = x.reshape(batch, tokens, x.dim(3));
-            return backend.linear(hidden, projOut, projOutBias, residual).reshapeOwned(x.shape());
+            int[] shape = x.shape();
+            shape[0] = hidden.dim(0);
+            try (Tensor residual = hidden.dim(0) == batch ? x.reshape(batch, tokens, x.dim(3))
+                    : backend.repeatBatch(x.reshape(batch, tokens, x.dim(3)), hidden.dim(0))) {
+                return backend.linear(hidden, projOut, projOutBias, residual).reshapeOwned(shape);
+            }
         } finally {
             hidden.close();
         }

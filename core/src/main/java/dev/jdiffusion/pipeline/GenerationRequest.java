@@ -258,11 +258,12 @@ public final class GenerationRequest {
         }
     }
 
+    /**
+     * The U-Net's prediction for {@code input}; with guidance, one sample for both texts, which the U-Net runs
+     * once up to its first cross-attention.
+     */
     private float[] predictNoise(float[] input, float t, Tensor context, int[] latentShape, boolean guided) {
-        int[] shape = latentShape.clone();
-        shape[0] = guided ? 2 : 1;
-        float[] batch = guided ? concat(input, input) : input;
-        try (Tensor sample = model.backend().fromFloats(batch, shape);
+        try (Tensor sample = model.backend().fromFloats(input, latentShape);
                 Tensor out = model.unet().forward(sample, new float[] {t}, context)) {
             float[] noise = out.toFloatArray();
             if (!guided) {

@@ -148,6 +148,11 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor repeatBatch(Tensor x, int times) {
+        return timed("repeatBatch", 0, () -> inner.repeatBatch(x, times));
+    }
+
+    @Override
     public float[] toFloatArray(Tensor tensor) {
         return inner.toFloatArray(tensor);
     }

@@ -29,6 +29,12 @@ public interface Backend extends AutoCloseable {
     /** A new tensor with the same shape and elements. */
     Tensor copy(Tensor tensor);
 
+    /**
+     * {@code x} ({@code [batch, ...]}) repeated {@code times} times along its first dimension: a new
+     * {@code [times * batch, ...]} tensor whose items {@code [i * batch, (i + 1) * batch)} are copies of {@code x}.
+     */
+    Tensor repeatBatch(Tensor x, int times);
+
     /** Copies the elements of a tensor of this backend to a new float array. */
     float[] toFloatArray(Tensor tensor);
 

@@ -199,4 +199,16 @@ public final class OpShapes {
         }
         return Shapes.withLast(x.shape(), length);
     }
+
+    /** The shape of {@code x} repeated {@code times} times along its first dimension. */
+    public static int[] repeatBatch(Tensor x, int times) {
+        requireF32(x, "x");
+        if (times < 1 || x.rank() == 0) {
+            throw new IllegalArgumentException("repeatBatch: cannot repeat " + Shapes.toString(x.shape()) + " " + times
+                    + " times");
+        }
+        int[] shape = x.shape();
+        shape[0] = Math.multiplyExact(shape[0], times);
+        return shape;
+    }
 }

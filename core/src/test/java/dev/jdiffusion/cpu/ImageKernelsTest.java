@@ -4,6 +4,7 @@ import static dev.jdiffusion.cpu.KernelAsserts.assertClose;
 import static dev.jdiffusion.cpu.KernelAsserts.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.jdiffusion.tensor.ConvWeight;
@@ -314,6 +315,22 @@ class ImageKernelsTest {
                     fail("scale element " + i);
                 }
             }
+        }
+    }
+
+    @Test
+    void repeatingABatchCopiesEveryItemInOrder() {
+        float[] a = random(r, 2 * 3 * 5, 1);
+        try (Tensor ta = backend.fromFloats(a, 2, 3, 5); Tensor y = backend.repeatBatch(ta, 3)) {
+            assertArrayEquals(new int[] {6, 3, 5}, y.shape());
+            float[] out = y.toFloatArray();
+            for (int i = 0; i < out.length; i++) {
+                if (out[i] != a[i % a.length]) {
+                    fail("repeatBatch element " + i);
+                }
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> backend.repeatBatch(ta, 0));
+            assertTrue(e.getMessage().contains("0 times"), e.getMessage());
         }
     }
 }

@@ -158,6 +158,16 @@ public final class CudaBackend implements Backend {
         return copy;
     }
 
+    @Override
+    public Tensor repeatBatch(Tensor x, int times) {
+        Tensor y = empty(OpShapes.repeatBatch(x, times));
+        long bytes = x.elementCount() * Float.BYTES;
+        for (int i = 0; i < times; i++) {
+            copyOnDevice(address(x), address(y) + i * bytes, bytes);
+        }
+        return y;
+    }
+
     private void copyOnDevice(long from, long to, long bytes) {
         if (bytes > 0) {
             CudaCalls.check(cudart.cudaMemcpyAsync(new DevicePointer(to), new DevicePointer(from), bytes,

@@ -351,6 +351,7 @@ class CudaBackendTest {
             return b.copy(t[0]);
         });
         assertSame("concat", 0, in, shapes, b -> t -> b.concat(t[0], t[1]));
+        assertSame("repeatBatch", 0, in, shapes, b -> t -> b.repeatBatch(t[0], 3));
         assertSame("narrowLast", 0, in, shapes, b -> t -> b.narrowLast(t[0], 5, 11));
         assertSame("upsampleNearest x2", 0, in, shapes, b -> t -> b.upsampleNearest(t[0], 18, 14));
         assertSame("upsampleNearest to odd sizes", 0, in, shapes, b -> t -> b.upsampleNearest(t[0], 13, 5));

@@ -106,34 +106,50 @@ public final class UNet2DConditionModel implements AutoCloseable {
     }
 
     /**
-     * @param sample {@code [batch, inChannels, height, width]}
+     * The noise prediction for each item of the text conditioning.
+     *
+     * <p>The sample may be one item shared by every item of the conditioning, as classifier-free guidance's
+     * unconditional and conditional halves share the latent. With one timestep for all, the layers before the
+     * first cross-attention (the input convolution, the first ResNet block, the first self-attention) then run
+     * once instead of once per item, with the same results as on the sample repeated.
+     *
+     * @param sample {@code [batch, inChannels, height, width]}, or {@code [1, ...]} for every item
      * @param timesteps one timestep per batch item, or one for all
      * @param encoderHiddenStates {@code [batch, tokens, crossAttentionDim]}
      * @param observer receives {@code time_embedding}, {@code conv_in}, {@code down_blocks.i}, {@code mid_block}
-     *     and {@code up_blocks.i} as they are computed (channels-last); may be null
+     *     and {@code up_blocks.i} as they are computed (channels-last; of one item where they are shared); may be
+     *     null
      * @return {@code [batch, outChannels, height, width]}
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, ActivationObserver observer) {
         int batch = checkInputs(sample, timesteps, encoderHiddenStates);
-        float[] perItem = timesteps.length == batch ? timesteps : filled(batch, timesteps[0]);
+        boolean oneTimestep = allEqual(timesteps);
+        if (sample.dim(0) != batch && !oneTimestep) {
+            // each item has its own time embedding from the first ResNet block on: nothing to share
+            try (Tensor repeated = backend.repeatBatch(sample, batch)) {
+                return forward(repeated, timesteps, encoderHiddenStates, observer);
+            }
+        }
+        int sampleBatch = sample.dim(0);
         int height = sample.dim(2);
         int width = sample.dim(3);
         ActivationObserver observe = observer == null ? (name, t) -> { } : observer;
 
         Deque<Tensor> skips = new ArrayDeque<>();
         Tensor h = null;
-        try (Tensor embedding = timeEmbedding.forward(perItem);
+        try (Tensor embedding = timeEmbedding.forward(oneTimestep ? new float[] {timesteps[0]} : timesteps);
                 Tensor siluEmbedding = ResnetBlock2D.siluOf(backend, embedding)) {
             observe.observe("time_embedding", embedding);
-            try (Tensor channelsFirst = sample.reshape(batch, config.inChannels(), height * width);
+            try (Tensor channelsFirst = sample.reshape(sampleBatch, config.inChannels(), height * width);
                     Tensor channelsLast = backend.transpose(channelsFirst)) {
-                skips.addLast(convIn.forward(channelsLast.reshape(batch, height, width, config.inChannels())));
+                skips.addLast(convIn.forward(channelsLast.reshape(sampleBatch, height, width, config.inChannels())));
             }
             observe.observe("conv_in", skips.peekLast());
             for (int i = 0; i < downBlocks.size(); i++) {
                 downBlocks.get(i).forward(skips, siluEmbedding, encoderHiddenStates);
                 observe.observe("down_blocks." + i, skips.peekLast());
             }
+            repeatSharedStates(skips, batch);
             h = midBlock.forward(skips.peekLast(), siluEmbedding, encoderHiddenStates);
             observe.observe("mid_block", h);
             for (int i = 0; i < upBlocks.size(); i++) {
@@ -155,28 +171,50 @@ public final class UNet2DConditionModel implements AutoCloseable {
         }
     }
 
+    /** Checks the inputs' shapes; returns the batch, the conditioning's. */
     private int checkInputs(Tensor sample, float[] timesteps, Tensor encoderHiddenStates) {
         if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
             throw new IllegalArgumentException("U-Net input must be [batch, " + config.inChannels()
                     + ", height, width], got " + Arrays.toString(sample.shape()));
         }
-        int batch = sample.dim(0);
+        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(2) != config.crossAttentionDim()
+                || (encoderHiddenStates.dim(0) != sample.dim(0) && sample.dim(0) != 1)) {
+            throw new IllegalArgumentException("text conditioning must be [" + sample.dim(0) + ", tokens, "
+                    + config.crossAttentionDim() + "] (or [batch, tokens, " + config.crossAttentionDim()
+                    + "] for a sample shared by every item), got " + Arrays.toString(encoderHiddenStates.shape()));
+        }
+        int batch = encoderHiddenStates.dim(0);
         if (timesteps.length != 1 && timesteps.length != batch) {
             throw new IllegalArgumentException("give one timestep, or one per batch item (" + batch + "), not "
                     + timesteps.length);
         }
-        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
-                || encoderHiddenStates.dim(2) != config.crossAttentionDim()) {
-            throw new IllegalArgumentException("text conditioning must be [" + batch + ", tokens, "
-                    + config.crossAttentionDim() + "], got " + Arrays.toString(encoderHiddenStates.shape()));
-        }
         return batch;
     }
 
-    private static float[] filled(int n, float value) {
-        float[] a = new float[n];
-        Arrays.fill(a, value);
-        return a;
+    private static boolean allEqual(float[] timesteps) {
+        for (float t : timesteps) {
+            if (Float.compare(t, timesteps[0]) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Repeats the states still shared (those before the first cross-attention, which the up blocks read back) to
+     * the whole batch.
+     */
+    private void repeatSharedStates(Deque<Tensor> skips, int batch) {
+        for (int i = skips.size(); i > 0; i--) {
+            Tensor state = skips.removeFirst();
+            if (state.dim(0) == batch) {
+                skips.addLast(state);
+            } else {
+                try (state) {
+                    skips.addLast(backend.repeatBatch(state, batch));
+                }
+            }
+        }
     }
 
     /**

@@ -146,6 +146,39 @@ class UNetGoldenTest {
     }
 
     @Test
+    void aSampleSharedByBothTextsGivesTheResultsOfTheSampleRepeated() throws IOException {
+        for (Path folder : Fixtures.goldenCases("unet")) {
+            UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
+            try (TensorSource weights = Safetensors.open(Fixtures.weightsIn(folder, "diffusion_pytorch_model.safetensors"));
+                    TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"));
+                    UNet2DConditionModel unet = UNet2DConditionModel.of(config, Weights.of(weights, backend));
+                    Tensor context = backend.fromRaw(golden.get("b.encoder_hidden_states"))) {
+                float[] sample = golden.get("b.sample").toFloatArray();
+                float[] one = java.util.Arrays.copyOf(sample, sample.length / 2);
+                float[] repeated = new float[sample.length];
+                System.arraycopy(one, 0, repeated, 0, one.length);
+                System.arraycopy(one, 0, repeated, one.length, one.length);
+                for (float[] timesteps : new float[][] {{421.5f}, {421.5f, 421.5f}, {999, 500}}) {
+                    try (Tensor shared = backend.fromFloats(one, 1, 4, 16, 16);
+                            Tensor both = backend.fromFloats(repeated, 2, 4, 16, 16);
+                            Tensor fromShared = unet.forward(shared, timesteps, context);
+                            Tensor fromBoth = unet.forward(both, timesteps, context)) {
+                        assertArrayEquals(new int[] {2, 4, 16, 16}, fromShared.shape());
+                        assertArrayEquals(fromBoth.toFloatArray(), fromShared.toFloatArray(),
+                                TestDevice.batchInvarianceTolerance(),
+                                folder.getFileName() + ", timesteps " + java.util.Arrays.toString(timesteps));
+                    }
+                }
+                try (Tensor three = backend.fromFloats(new float[3 * 4 * 16 * 16], 3, 4, 16, 16)) {
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> unet.forward(three, new float[] {1}, context));
+                    assertTrue(e.getMessage().contains("text conditioning"), e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Test
     void loadingNamesAMismatchedTensorAndBadInputsAreRefused() throws IOException {
         Path folder = Fixtures.goldenCases("unet").get(0);
         UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
