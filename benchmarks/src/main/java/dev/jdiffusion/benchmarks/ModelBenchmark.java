@@ -20,12 +20,12 @@ import java.util.Locale;
 /**
  * The end-to-end figures of Stable Diffusion at full size, on synthetic SD 1.5-shaped weights (written first
  * if the folder does not hold them): CLIP on a guided batch of two prompts, one guided U-Net step (one latent,
- * two texts, as a guided generation runs it) at 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to 512x512, and a whole 512x512 txt2img (when the
- * folder has a {@code tokenizer/}). Every figure prints its best time, its work (the products, convolutions and
- * attention counted op by op), GFLOP/s, the FMA peak calibrated just before and just after it (the higher of the
- * two), the share of that peak, and its own peak resident memory. The peak is taken around each figure rather
- * than once per run because a shared or virtual machine's speed drifts over minutes; the higher calibration keeps
- * the shares on the cautious side.
+ * two texts, as a guided generation runs it) at 32x32 and 64x64 latents, the VAE decode of a 64x64 latent to
+ * 512x512, and a whole 512x512 txt2img (when the folder has a {@code tokenizer/}). Every figure prints its best
+ * time, its work (the products, convolutions and attention counted op by op), GFLOP/s, the FMA peak calibrated
+ * just before and just after it (the higher of the two), the share of that peak, and its own peak resident
+ * memory. The peak is taken around each figure rather than once per run because a shared or virtual machine's
+ * speed drifts over minutes; the higher calibration keeps the shares on the cautious side.
  *
  * <pre>bin/java25 -cp benchmarks/target/benchmarks.jar dev.jdiffusion.benchmarks.ModelBenchmark [FOLDER] [--threads N] [--runs N] [--steps N] [--f32] [--profile | --scaling]</pre>
  *
