@@ -15,9 +15,9 @@ import jdk.incubator.vector.VectorSpecies;
  * column panels, spread over the threads ({@link GemmLayout.Blocking#tiling}); within a tile, K is walked in even
  * blocks of at most {@code kc}, sized for the machine's L1 ({@link GemmLayout.Blocking}); each block of A is
  * packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the register-blocked
- * micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x two vectors of columns,
- * twelve accumulators (eight with four-row strips) that start from the running sums (or the bias), stay in
- * registers across the whole K block and are stored back once: into C after the last K block, before it into a
+ * micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x
+ * {@link GemmLayout#VECTORS_PER_ROW} vectors of columns, 24 accumulators (eight with 16 vector registers) that
+ * start from the running sums (or the bias), stay in registers across the whole K block and are stored back once: into C after the last K block, before it into a
  * buffer where each strip's sums lie together. The B block of a panel ({@code kc x NR} floats,
  * widened from 16 bits where stored so) stays in L1 while every strip of the tile passes over it. A tile with a
  * wide part of C packs A for all of K first and finishes C one panel at a time, so that its sums need not come
@@ -238,53 +238,88 @@ final class GemmKernel {
         }
     }
 
-    /** {@link #microKernel} for six-row strips: twelve accumulators, for 32 vector registers. */
+    /** {@link #microKernel} for six-row strips of four vectors: 24 accumulators, for 32 vector registers. */
     private static void sixRows(float[] a, int aOffset, int kc, float[] b, int bOffset, MemorySegment start,
             long startOffset, long startStride, MemorySegment out, long outOffset, long outStride) {
         long s0 = startOffset, s1 = s0 + startStride, s2 = s1 + startStride;
         long s3 = s2 + startStride, s4 = s3 + startStride, s5 = s4 + startStride;
-        long v = VL * Float.BYTES;
-        FloatVector c00 = load(start, s0), c01 = load(start, s0 + v), c10 = load(start, s1), c11 = load(start, s1 + v);
-        FloatVector c20 = load(start, s2), c21 = load(start, s2 + v), c30 = load(start, s3), c31 = load(start, s3 + v);
-        FloatVector c40 = load(start, s4), c41 = load(start, s4 + v), c50 = load(start, s5), c51 = load(start, s5 + v);
+        long v = VL * Float.BYTES, v2 = 2 * v, v3 = 3 * v;
+        FloatVector c00 = load(start, s0), c01 = load(start, s0 + v);
+        FloatVector c02 = load(start, s0 + v2), c03 = load(start, s0 + v3);
+        FloatVector c10 = load(start, s1), c11 = load(start, s1 + v);
+        FloatVector c12 = load(start, s1 + v2), c13 = load(start, s1 + v3);
+        FloatVector c20 = load(start, s2), c21 = load(start, s2 + v);
+        FloatVector c22 = load(start, s2 + v2), c23 = load(start, s2 + v3);
+        FloatVector c30 = load(start, s3), c31 = load(start, s3 + v);
+        FloatVector c32 = load(start, s3 + v2), c33 = load(start, s3 + v3);
+        FloatVector c40 = load(start, s4), c41 = load(start, s4 + v);
+        FloatVector c42 = load(start, s4 + v2), c43 = load(start, s4 + v3);
+        FloatVector c50 = load(start, s5), c51 = load(start, s5 + v);
+        FloatVector c52 = load(start, s5 + v2), c53 = load(start, s5 + v3);
         int bo = bOffset;
         int ao = aOffset;
         for (int kk = 0; kk < kc; kk++, bo += NR, ao += MR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + VL);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * VL);
+            FloatVector b3 = FloatVector.fromArray(S, b, bo + 3 * VL);
             FloatVector a0 = FloatVector.broadcast(S, a[ao]);
             c00 = b0.fma(a0, c00);
             c01 = b1.fma(a0, c01);
+            c02 = b2.fma(a0, c02);
+            c03 = b3.fma(a0, c03);
             FloatVector a1 = FloatVector.broadcast(S, a[ao + 1]);
             c10 = b0.fma(a1, c10);
             c11 = b1.fma(a1, c11);
+            c12 = b2.fma(a1, c12);
+            c13 = b3.fma(a1, c13);
             FloatVector a2 = FloatVector.broadcast(S, a[ao + 2]);
             c20 = b0.fma(a2, c20);
             c21 = b1.fma(a2, c21);
+            c22 = b2.fma(a2, c22);
+            c23 = b3.fma(a2, c23);
             FloatVector a3 = FloatVector.broadcast(S, a[ao + 3]);
             c30 = b0.fma(a3, c30);
             c31 = b1.fma(a3, c31);
+            c32 = b2.fma(a3, c32);
+            c33 = b3.fma(a3, c33);
             FloatVector a4 = FloatVector.broadcast(S, a[ao + 4]);
             c40 = b0.fma(a4, c40);
             c41 = b1.fma(a4, c41);
+            c42 = b2.fma(a4, c42);
+            c43 = b3.fma(a4, c43);
             FloatVector a5 = FloatVector.broadcast(S, a[ao + 5]);
             c50 = b0.fma(a5, c50);
             c51 = b1.fma(a5, c51);
+            c52 = b2.fma(a5, c52);
+            c53 = b3.fma(a5, c53);
         }
         long o0 = outOffset, o1 = o0 + outStride, o2 = o1 + outStride;
         long o3 = o2 + outStride, o4 = o3 + outStride, o5 = o4 + outStride;
         c00.intoMemorySegment(out, o0, ORDER);
         c01.intoMemorySegment(out, o0 + v, ORDER);
+        c02.intoMemorySegment(out, o0 + v2, ORDER);
+        c03.intoMemorySegment(out, o0 + v3, ORDER);
         c10.intoMemorySegment(out, o1, ORDER);
         c11.intoMemorySegment(out, o1 + v, ORDER);
+        c12.intoMemorySegment(out, o1 + v2, ORDER);
+        c13.intoMemorySegment(out, o1 + v3, ORDER);
         c20.intoMemorySegment(out, o2, ORDER);
         c21.intoMemorySegment(out, o2 + v, ORDER);
+        c22.intoMemorySegment(out, o2 + v2, ORDER);
+        c23.intoMemorySegment(out, o2 + v3, ORDER);
         c30.intoMemorySegment(out, o3, ORDER);
         c31.intoMemorySegment(out, o3 + v, ORDER);
+        c32.intoMemorySegment(out, o3 + v2, ORDER);
+        c33.intoMemorySegment(out, o3 + v3, ORDER);
         c40.intoMemorySegment(out, o4, ORDER);
         c41.intoMemorySegment(out, o4 + v, ORDER);
+        c42.intoMemorySegment(out, o4 + v2, ORDER);
+        c43.intoMemorySegment(out, o4 + v3, ORDER);
         c50.intoMemorySegment(out, o5, ORDER);
         c51.intoMemorySegment(out, o5 + v, ORDER);
+        c52.intoMemorySegment(out, o5 + v2, ORDER);
+        c53.intoMemorySegment(out, o5 + v3, ORDER);
     }
 
     /** {@link #microKernel} for four-row strips: eight accumulators, for 16 vector registers. */

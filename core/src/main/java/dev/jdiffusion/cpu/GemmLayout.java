@@ -6,13 +6,21 @@ package dev.jdiffusion.cpu;
  */
 final class GemmLayout {
     /**
-     * Rows per micro-kernel call: six, for twelve accumulators, where there are 32 vector registers; four, for
-     * eight, where there are 16 (AVX2), since six rows there leave too few registers and the compiled loop
-     * keeps some of its sums on the stack (55% of the FMA peak against 80-95% with four rows).
+     * Rows per micro-kernel call: six where there are 32 vector registers; four where there are 16 (AVX2), since
+     * six rows there leave too few registers and the compiled loop keeps some of its sums on the stack (55% of
+     * the FMA peak against 80-95% with four rows).
      */
     static final int MR = KernelChoice.SIXTEEN_VECTOR_REGISTERS ? 4 : 6;
-    /** Columns per packed weight panel: two preferred vectors (16 floats where there is no Vector API). */
-    static final int NR = KernelChoice.VECTOR_MODULE_PRESENT ? 2 * VectorKernels.preferredFloatLanes() : 16;
+    /**
+     * Vectors per row of a micro-kernel call: four where there are 32 vector registers (24 accumulators, four
+     * weight vectors and a broadcast), two where there are 16 (eight accumulators). With 24 FMAs per step of
+     * K, the loop's integer work and broadcasts are spread over twice the FMAs of a two-vector row, which a
+     * core that issues four instructions a cycle needs to keep both FMA units busy.
+     */
+    static final int VECTORS_PER_ROW = KernelChoice.SIXTEEN_VECTOR_REGISTERS ? 2 : 4;
+    /** Columns per packed weight panel: a micro-kernel row's vectors (16 floats where there is no Vector API). */
+    static final int NR = KernelChoice.VECTOR_MODULE_PRESENT
+            ? VECTORS_PER_ROW * VectorKernels.preferredFloatLanes() : 16;
     /**
      * Longest K block on any machine: longer ones measured no faster, and long-K convolutions 3-5% slower, even
      * where they fit L1.
@@ -63,8 +71,9 @@ final class GemmLayout {
      *
      * @param kc the longest K block: the {@code kc x NR} floats of a weight panel stay in L1 while every strip
      *     of the tile passes over them, beside the strip of A and the tile of C at work, so they take at most two
-     *     thirds of L1: 256 rows (32 KiB) of a 48 KiB L1 with AVX-512, 160 rows of a 32 KiB one, where 256 rows
-     *     ran the micro-kernel over cached data at 80% of the speed of 160
+     *     thirds of L1: with AVX-512's 64-float panels 128 rows (32 KiB) of a 48 KiB L1, 80 rows of a 32 KiB one
+     *     (where a block of all of L1 had run the two-vector micro-kernel over cached data at 80% of the speed
+     *     of one of two thirds)
      */
     record Blocking(int kc) {
         static Blocking forL1(long l1DataBytes) {

@@ -24,9 +24,9 @@ class GemmBlockingTest {
             assertTrue(kc >= 64 && kc <= GemmLayout.MAX_KC, l1 + " bytes: kc " + kc);
             assertTrue(kc == 64 || (long) kc * GemmLayout.NR * Float.BYTES <= l1 * 2 / 3, l1 + " bytes: kc " + kc);
         }
-        if (GemmLayout.NR == 32) { // AVX-512's 16-float vectors, two to a panel
-            assertEquals(256, GemmLayout.Blocking.forL1(48 << 10).kc());
-            assertEquals(160, GemmLayout.Blocking.forL1(32 << 10).kc());
+        if (GemmLayout.NR == 64) { // AVX-512's 16-float vectors, four to a panel
+            assertEquals(128, GemmLayout.Blocking.forL1(48 << 10).kc());
+            assertEquals(80, GemmLayout.Blocking.forL1(32 << 10).kc());
         }
     }
 
