@@ -17,11 +17,11 @@ import jdk.incubator.vector.VectorSpecies;
  * packed into MR-row strips (k-major, so each step broadcasts MR consecutive floats) and the register-blocked
  * micro-kernel multiplies a strip by one packed B panel: {@link GemmLayout#MR} rows x
  * {@link GemmLayout#VECTORS_PER_ROW} vectors of columns, 24 accumulators (eight with 16 vector registers) that
- * start from the running sums (or the bias), stay in registers across the whole K block and are stored back once: into C after the last K block, before it into a
- * buffer where each strip's sums lie together. The B block of a panel ({@code kc x NR} floats,
- * widened from 16 bits where stored so) stays in L1 while every strip of the tile passes over it. A tile with a
- * wide part of C packs A for all of K first and finishes C one panel at a time, so that its sums need not come
- * back from L3 for every K block.
+ * start from the running sums (or the bias), stay in registers across the whole K block and are stored back
+ * once: into C after the last K block, before it into a buffer where each strip's sums lie together. The B
+ * block of a panel ({@code kc x NR} floats, widened from 16 bits where stored so) stays in L1 while every strip
+ * of the tile passes over it. A tile with a wide part of C packs A for all of K first and finishes C one panel
+ * at a time, so that its sums need not come back from L3 for every K block.
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

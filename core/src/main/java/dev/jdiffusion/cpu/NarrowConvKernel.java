@@ -9,10 +9,10 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * A convolution with few output channels: the VAE decoder's last (128 channels to 3, over 512x512 pixels), the
- * U-Net's last (320 to 4) and the VAE encoder's (512 to 8). As a matrix product its columns would fill a tenth
- * of a weight panel ({@link GemmLayout#NR} wide), so the GEMM would spend nine tenths of its multiplications on
- * zeros: the VAE's last convolution ran at 5% of the FMA peak, about as long as a 128-channel convolution at
- * full width. Here the vectors run along the input channels instead: each output is a dot product of its patch
+ * U-Net's last (320 to 4) and the VAE encoder's (512 to 8). As a matrix product its columns would fill an eighth
+ * or less of a weight panel ({@link GemmLayout#NR} wide, 64 floats with AVX-512), so the GEMM would spend most of
+ * its multiplications on zeros: the VAE's last convolution ran at 5% of the FMA peak with 32-float panels, about
+ * as long as a 128-channel convolution at full width. Here the vectors run along the input channels instead: each output is a dot product of its patch
  * with a row of the weight, four pixels by four output channels at a time (sixteen accumulators, each vector of
  * input serving four outputs and each vector of weights four pixels), summed across the lanes at the end.
  * That last sum goes pairwise in a fixed order ({@link VectorMath#pairwiseSums}): {@code reduceLanes} would add
@@ -27,8 +27,8 @@ final class NarrowConvKernel {
     private static final int PIXELS = 4;
     private static final int OUTPUTS = 4;
     /**
-     * Most output channels for this path: up to a quarter of an AVX-512 weight panel, where the GEMM wastes three
-     * quarters of its work or more, and this path's two passes of four outputs still read each patch from cache.
+     * Most output channels for this path: up to an eighth of an AVX-512 weight panel, where the GEMM wastes seven
+     * eighths of its work or more, and this path's two passes of four outputs still read each patch from cache.
      */
     static final int MAX_OUTPUTS = 2 * OUTPUTS;
     /** Each thread's room for the patches of the pixels at an edge. */
