@@ -12,9 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * U-Net's last (320 to 4) and the VAE encoder's (512 to 8). As a matrix product its columns would fill an eighth
  * or less of a weight panel ({@link GemmLayout#NR} wide, 64 floats with AVX-512), so the GEMM would spend most of
  * its multiplications on zeros: the VAE's last convolution ran at 5% of the FMA peak with 32-float panels, about
- * as long as a 128-channel convolution at full width. Here the vectors run along the input channels instead: each output is a dot product of its patch
- * with a row of the weight, four pixels by four output channels at a time (sixteen accumulators, each vector of
- * input serving four outputs and each vector of weights four pixels), summed across the lanes at the end.
+ * as long as a 128-channel convolution at full width. Here the vectors run along the input channels instead:
+ * each output is a dot product of its patch with a row of the weight, four pixels by four output channels at a
+ * time (sixteen accumulators, each vector of input serving four outputs and each vector of weights four pixels),
+ * summed across the lanes at the end.
  * That last sum goes pairwise in a fixed order ({@link VectorMath#pairwiseSums}): {@code reduceLanes} would add
  * in an order that differs between the JIT's tiers, and a picture would change in its last bits as the code warms.
  */
