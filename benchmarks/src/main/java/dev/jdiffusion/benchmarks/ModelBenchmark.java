@@ -5,6 +5,7 @@ import dev.jdiffusion.models.clip.ClipTextModel;
 import dev.jdiffusion.models.synthetic.SyntheticStableDiffusion;
 import dev.jdiffusion.models.unet.UNet2DConditionModel;
 import dev.jdiffusion.models.vae.AutoencoderKL;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.profile.ProfilingBackend;
 import dev.jdiffusion.random.TorchGenerator;
@@ -104,10 +105,12 @@ public final class ModelBenchmark {
                 Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768)) {
             for (int size : new int[] {32, 64}) {
                 // one latent for the two texts, as a guided generation steps it
-                try (Tensor latents = backend.fromFloats(random.randn(4 * size * size), 1, 4, size, size)) {
-                    unet.unloadWeights(); // the first run packs the weights, as the first step of a picture does
+                // the first run packs the weights and projects the text, as the first step of a picture does
+                try (Tensor latents = backend.fromFloats(random.randn(4 * size * size), 1, 4, size, size);
+                        TextConditioning text = new TextConditioning(context)) {
+                    unet.unloadWeights();
                     figure("guided U-Net step, " + size + "x" + size + " latent", runs,
-                            () -> unet.forward(latents, new float[] {999}, context).close());
+                            () -> unet.forward(latents, new float[] {999}, text).close());
                 }
             }
         }
@@ -207,9 +210,10 @@ public final class ModelBenchmark {
                 UNet2DConditionModel unet = UNet2DConditionModel.load(folder.resolve("unet"), backend)) {
             TorchGenerator random = new TorchGenerator(0);
             try (Tensor context = backend.fromFloats(random.randn(2 * 77 * 768), 2, 77, 768);
-                    Tensor latents = backend.fromFloats(random.randn(4 * 64 * 64), 1, 4, 64, 64)) {
+                    Tensor latents = backend.fromFloats(random.randn(4 * 64 * 64), 1, 4, 64, 64);
+                    TextConditioning text = new TextConditioning(context)) {
                 profilePass("guided U-Net step, 64x64", backend, threads, runs,
-                        () -> unet.forward(latents, new float[] {999}, context).close());
+                        () -> unet.forward(latents, new float[] {999}, text).close());
             }
         }
         try (ProfilingBackend backend = new ProfilingBackend(new CpuBackend(threads));

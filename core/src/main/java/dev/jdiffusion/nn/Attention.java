@@ -5,8 +5,8 @@ import dev.jdiffusion.tensor.Tensor;
 
 /**
  * diffusers' {@code Attention}: multi-head scaled dot-product attention with {@code to_q}, {@code to_k},
- * {@code to_v} and {@code to_out.0} projections. Self-attention when no context is given, cross-attention
- * on the context (the text embeddings) otherwise.
+ * {@code to_v} and {@code to_out.0} projections: self-attention, or cross-attention on the text embeddings,
+ * whose keys and values a {@link TextConditioning} keeps from step to step.
  */
 public final class Attention implements AutoCloseable {
     private final Backend backend;
@@ -34,19 +34,47 @@ public final class Attention implements AutoCloseable {
     }
 
     /**
-     * @param x {@code [batch, tokens, queryDim]}
-     * @param context {@code [batch, contextTokens, contextDim]}, or null for self-attention
+     * Self-attention: {@code x} ({@code [batch, tokens, queryDim]}) attends to itself; plus {@code residual}
+     * ({@code [batch, tokens, queryDim]}, or null).
      */
-    public Tensor forward(Tensor x, Tensor context) {
-        return forward(x, context, null);
+    public Tensor forward(Tensor x, Tensor residual) {
+        try (Tensor k = toK.forward(x); Tensor v = toV.forward(x)) {
+            return attend(x, k, v, residual);
+        }
     }
 
-    /** As {@link #forward(Tensor, Tensor)}, plus {@code residual} ({@code [batch, tokens, queryDim]}, or null). */
-    public Tensor forward(Tensor x, Tensor context, Tensor residual) {
-        Tensor source = context == null ? x : context;
-        try (Tensor q = toQ.forward(x); Tensor k = toK.forward(source); Tensor v = toV.forward(source);
-                Tensor attended = backend.attention(q, k, v, heads, scale, false)) {
+    /**
+     * Cross-attention: {@code x} ({@code [batch, tokens, queryDim]}) attends to the text, whose keys and values
+     * {@code text} projects once and keeps; plus {@code residual} ({@code [batch, tokens, queryDim]}, or null).
+     */
+    public Tensor forward(Tensor x, TextConditioning text, Tensor residual) {
+        KeysAndValues kv = text.keysAndValuesOf(this);
+        return attend(x, kv.keys(), kv.values(), residual);
+    }
+
+    private Tensor attend(Tensor x, Tensor k, Tensor v, Tensor residual) {
+        try (Tensor q = toQ.forward(x); Tensor attended = backend.attention(q, k, v, heads, scale, false)) {
             return toOut.forward(attended, residual);
+        }
+    }
+
+    /** The keys and values of {@code context} ({@code [batch, contextTokens, contextDim]}), which a text keeps. */
+    KeysAndValues project(Tensor context) {
+        Tensor k = toK.forward(context);
+        try {
+            return new KeysAndValues(k, toV.forward(context));
+        } catch (RuntimeException e) {
+            k.close();
+            throw e;
+        }
+    }
+
+    /** A text's projections by {@code to_k} and {@code to_v}. */
+    record KeysAndValues(Tensor keys, Tensor values) implements AutoCloseable {
+        @Override
+        public void close() {
+            keys.close();
+            values.close();
         }
     }
 

@@ -29,23 +29,23 @@ public final class BasicTransformerBlock implements AutoCloseable {
      * {@code x} ({@code [batch, tokens, dim]}) through the block, as a new tensor; {@code x} is left as it is. Each
      * part's input is added back by its last product, which a backend may do as it stores the product.
      *
-     * <p>{@code x} may also be one item shared by every item of {@code context} ({@code [1, tokens, dim]}): the
-     * self-attention, which does not see the text, then runs once, and the output has the context's batch.
+     * <p>{@code x} may also be one item shared by every text of {@code text} ({@code [1, tokens, dim]}): the
+     * self-attention, which does not see the text, then runs once, and the output has the text's batch.
      */
-    public Tensor forward(Tensor x, Tensor context) {
-        int batch = context.dim(0);
+    public Tensor forward(Tensor x, TextConditioning text) {
+        int batch = text.batch();
         if (x.dim(0) != batch && x.dim(0) != 1) {
             throw new IllegalArgumentException("a transformer block's input has " + x.dim(0) + " items, its text "
                     + batch + "; give as many, or one for all");
         }
         Tensor selfAttended;
         try (Tensor n = norm1.forward(x)) {
-            selfAttended = selfAttention.forward(n, null, x);
+            selfAttended = selfAttention.forward(n, x);
         }
         Tensor afterSelf = selfAttended.dim(0) == batch ? selfAttended : repeatedAndClosed(selfAttended, batch);
         Tensor afterCross;
         try (afterSelf; Tensor n = norm2.forward(afterSelf)) {
-            afterCross = crossAttention.forward(n, context, afterSelf);
+            afterCross = crossAttention.forward(n, text, afterSelf);
         }
         try (afterCross; Tensor n = norm3.forward(afterCross)) {
             return feedForward.forward(n, afterCross);

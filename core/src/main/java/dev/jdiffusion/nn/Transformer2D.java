@@ -43,10 +43,10 @@ public final class Transformer2D implements AutoCloseable {
     }
 
     /**
-     * {@code [batch, height, width, channels]} to the same shape; or {@code x} of one item shared by every item of
-     * {@code context}, to the context's batch (see {@link BasicTransformerBlock#forward}).
+     * {@code [batch, height, width, channels]} to the same shape; or {@code x} of one item shared by every text of
+     * {@code text}, to the text's batch (see {@link BasicTransformerBlock#forward}).
      */
-    public Tensor forward(Tensor x, Tensor context) {
+    public Tensor forward(Tensor x, TextConditioning text) {
         int batch = x.dim(0);
         int tokens = x.dim(1) * x.dim(2);
         Tensor hidden;
@@ -55,7 +55,7 @@ public final class Transformer2D implements AutoCloseable {
         }
         try {
             for (BasicTransformerBlock block : blocks) {
-                Tensor next = block.forward(hidden, context);
+                Tensor next = block.forward(hidden, text);
                 hidden.close();
                 hidden = next;
             }

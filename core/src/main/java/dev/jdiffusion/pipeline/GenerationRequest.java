@@ -3,6 +3,7 @@ package dev.jdiffusion.pipeline;
 import dev.jdiffusion.image.Image;
 import dev.jdiffusion.image.LanczosResampler;
 import dev.jdiffusion.models.vae.LatentDistribution;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.random.TorchGenerator;
 import dev.jdiffusion.schedulers.Samplers;
 import dev.jdiffusion.schedulers.Scheduler;
@@ -200,7 +201,7 @@ public final class GenerationRequest {
         float[] timesteps = scheduler.timesteps();
         int first = 0;
         float[] x;
-        try (Tensor context = conditioning(guided)) {
+        try (Tensor context = conditioning(guided); TextConditioning text = new TextConditioning(context)) {
             doneWith(model.textEncoder()::unloadWeights); // only the model at work stays resident
             if (initImage != null) {
                 int initSteps = Math.min((int) (steps * strength), steps);
@@ -220,7 +221,7 @@ public final class GenerationRequest {
             int total = timesteps.length - first;
             for (int i = 0; i < total; i++) {
                 float t = timesteps[first + i];
-                float[] noise = predictNoise(scheduler.scaleModelInput(x, t), t, context, latentShape, guided);
+                float[] noise = predictNoise(scheduler.scaleModelInput(x, t), t, text, latentShape, guided);
                 x = scheduler.step(noise, t, x, generator).prevSample();
                 checkFinite(x, i, t);
                 StepProgress progress = new StepProgress(i + 1, total, t, x, latentShape);
@@ -262,9 +263,9 @@ public final class GenerationRequest {
      * The U-Net's prediction for {@code input}; with guidance, one sample for both texts, which the U-Net runs
      * once up to its first cross-attention.
      */
-    private float[] predictNoise(float[] input, float t, Tensor context, int[] latentShape, boolean guided) {
+    private float[] predictNoise(float[] input, float t, TextConditioning text, int[] latentShape, boolean guided) {
         try (Tensor sample = model.backend().fromFloats(input, latentShape);
-                Tensor out = model.unet().forward(sample, new float[] {t}, context)) {
+                Tensor out = model.unet().forward(sample, new float[] {t}, text)) {
             float[] noise = out.toFloatArray();
             if (!guided) {
                 return noise;

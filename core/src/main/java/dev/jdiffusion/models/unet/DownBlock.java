@@ -2,6 +2,7 @@ package dev.jdiffusion.models.unet;
 
 import dev.jdiffusion.nn.Downsample2D;
 import dev.jdiffusion.nn.ResnetBlock2D;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.nn.Transformer2D;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Tensor;
@@ -37,12 +38,12 @@ final class DownBlock implements AutoCloseable {
     }
 
     /** Runs the block on the last state of {@code skips}, pushing each new state onto it. */
-    void forward(Deque<Tensor> skips, Tensor siluTimeEmbedding, Tensor context) {
+    void forward(Deque<Tensor> skips, Tensor siluTimeEmbedding, TextConditioning text) {
         for (int i = 0; i < resnets.size(); i++) {
             Tensor h = resnets.get(i).forward(skips.peekLast(), siluTimeEmbedding);
             if (!attentions.isEmpty()) {
                 try (Tensor beforeAttention = h) {
-                    h = attentions.get(i).forward(beforeAttention, context);
+                    h = attentions.get(i).forward(beforeAttention, text);
                 }
             }
             skips.addLast(h);

@@ -1,6 +1,7 @@
 package dev.jdiffusion.models.unet;
 
 import dev.jdiffusion.nn.ResnetBlock2D;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.nn.Transformer2D;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Tensor;
@@ -23,8 +24,8 @@ final class MidBlock implements AutoCloseable {
                 config.normNumGroups(), config.normEps());
     }
 
-    Tensor forward(Tensor x, Tensor siluTimeEmbedding, Tensor context) {
-        try (Tensor a = first.forward(x, siluTimeEmbedding); Tensor b = attention.forward(a, context)) {
+    Tensor forward(Tensor x, Tensor siluTimeEmbedding, TextConditioning text) {
+        try (Tensor a = first.forward(x, siluTimeEmbedding); Tensor b = attention.forward(a, text)) {
             return second.forward(b, siluTimeEmbedding);
         }
     }

@@ -4,6 +4,7 @@ import dev.jdiffusion.models.ModelFiles;
 import dev.jdiffusion.nn.Conv2d;
 import dev.jdiffusion.nn.GroupNorm;
 import dev.jdiffusion.nn.ResnetBlock2D;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.nn.TimestepEmbedding;
 import dev.jdiffusion.nn.Weights;
 import dev.jdiffusion.tensor.Activation;
@@ -100,9 +101,24 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return config;
     }
 
-    /** The noise prediction for {@code sample}; see {@link #forward(Tensor, float[], Tensor, ActivationObserver)}. */
+    /** The noise prediction for {@code sample}, projecting the text for this pass alone. */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates) {
         return forward(sample, timesteps, encoderHiddenStates, null);
+    }
+
+    /**
+     * As {@link #forward(Tensor, float[], TextConditioning, ActivationObserver)}, projecting the text for this pass
+     * alone; steps of one generation share a {@link TextConditioning} instead.
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, ActivationObserver observer) {
+        try (TextConditioning text = new TextConditioning(encoderHiddenStates)) {
+            return forward(sample, timesteps, text, observer);
+        }
+    }
+
+    /** The noise prediction for {@code sample}, the text's projections kept by {@code text}; see below. */
+    public Tensor forward(Tensor sample, float[] timesteps, TextConditioning text) {
+        return forward(sample, timesteps, text, null);
     }
 
     /**
@@ -113,21 +129,24 @@ public final class UNet2DConditionModel implements AutoCloseable {
      * first cross-attention (the input convolution, the first ResNet block, the first self-attention) then run
      * once instead of once per item, with the same results as on the sample repeated.
      *
+     * <p>The cross-attentions' keys and values of the text are those {@code text} keeps, projected by the first
+     * pass that needs them: the steps of a generation, which all see the same text, share one conditioning.
+     *
      * @param sample {@code [batch, inChannels, height, width]}, or {@code [1, ...]} for every item
      * @param timesteps one timestep per batch item, or one for all
-     * @param encoderHiddenStates {@code [batch, tokens, crossAttentionDim]}
+     * @param text embeddings {@code [batch, tokens, crossAttentionDim]}
      * @param observer receives {@code time_embedding}, {@code conv_in}, {@code down_blocks.i}, {@code mid_block}
      *     and {@code up_blocks.i} as they are computed (channels-last; of one item where they are shared); may be
      *     null
      * @return {@code [batch, outChannels, height, width]}
      */
-    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, ActivationObserver observer) {
-        int batch = checkInputs(sample, timesteps, encoderHiddenStates);
+    public Tensor forward(Tensor sample, float[] timesteps, TextConditioning text, ActivationObserver observer) {
+        int batch = checkInputs(sample, timesteps, text.states());
         boolean oneTimestep = allEqual(timesteps);
         if (sample.dim(0) != batch && !oneTimestep) {
             // each item has its own time embedding from the first ResNet block on: nothing to share
             try (Tensor repeated = backend.repeatBatch(sample, batch)) {
-                return forward(repeated, timesteps, encoderHiddenStates, observer);
+                return forward(repeated, timesteps, text, observer);
             }
         }
         int sampleBatch = sample.dim(0);
@@ -146,14 +165,14 @@ public final class UNet2DConditionModel implements AutoCloseable {
             }
             observe.observe("conv_in", skips.peekLast());
             for (int i = 0; i < downBlocks.size(); i++) {
-                downBlocks.get(i).forward(skips, siluEmbedding, encoderHiddenStates);
+                downBlocks.get(i).forward(skips, siluEmbedding, text);
                 observe.observe("down_blocks." + i, skips.peekLast());
             }
             repeatSharedStates(skips, batch);
-            h = midBlock.forward(skips.peekLast(), siluEmbedding, encoderHiddenStates);
+            h = midBlock.forward(skips.peekLast(), siluEmbedding, text);
             observe.observe("mid_block", h);
             for (int i = 0; i < upBlocks.size(); i++) {
-                Tensor next = upBlocks.get(i).forward(h, skips, siluEmbedding, encoderHiddenStates);
+                Tensor next = upBlocks.get(i).forward(h, skips, siluEmbedding, text);
                 h.close();
                 h = next;
                 observe.observe("up_blocks." + i, h);

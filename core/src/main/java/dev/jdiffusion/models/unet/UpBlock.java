@@ -1,6 +1,7 @@
 package dev.jdiffusion.models.unet;
 
 import dev.jdiffusion.nn.ResnetBlock2D;
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.nn.Transformer2D;
 import dev.jdiffusion.nn.Upsample2D;
 import dev.jdiffusion.nn.Weights;
@@ -53,7 +54,7 @@ final class UpBlock implements AutoCloseable {
      * Consumes (and closes) this block's skip states from the end of {@code skips}; the upsample goes to
      * the size of the next skip state left for the block above, so odd sizes come back exactly.
      */
-    Tensor forward(Tensor x, Deque<Tensor> skips, Tensor siluTimeEmbedding, Tensor context) {
+    Tensor forward(Tensor x, Deque<Tensor> skips, Tensor siluTimeEmbedding, TextConditioning text) {
         Tensor h = x;
         boolean owned = false;
         try {
@@ -64,7 +65,7 @@ final class UpBlock implements AutoCloseable {
                 }
                 if (!attentions.isEmpty()) {
                     try (Tensor beforeAttention = next) {
-                        next = attentions.get(i).forward(beforeAttention, context);
+                        next = attentions.get(i).forward(beforeAttention, text);
                     }
                 }
                 if (owned) {

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jdiffusion.nn.TextConditioning;
 import dev.jdiffusion.nn.Weights;
+import dev.jdiffusion.profile.ProfilingBackend;
 import dev.jdiffusion.tensor.Backend;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.testing.Fixtures;
@@ -176,6 +178,60 @@ class UNetGoldenTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aTextConditioningProjectsTheTextOnceForEveryStepAndGivesTheSameNoise() throws IOException {
+        for (Path folder : Fixtures.goldenCases("unet")) {
+            UNet2DConditionConfig config = UNet2DConditionConfig.read(folder.resolve("config.json"));
+            try (TensorSource weights = Safetensors.open(Fixtures.weightsIn(folder, "diffusion_pytorch_model.safetensors"));
+                    TensorSource golden = Safetensors.open(folder.resolve("golden.safetensors"));
+                    ProfilingBackend counted = new ProfilingBackend(TestDevice.backend());
+                    UNet2DConditionModel unet = UNet2DConditionModel.of(config, Weights.of(weights, counted));
+                    Tensor context = counted.fromRaw(golden.get("b.encoder_hidden_states"));
+                    Tensor latent = counted.fromFloats(java.util.Arrays.copyOf(golden.get("b.sample").toFloatArray(),
+                            4 * 16 * 16), 1, 4, 16, 16)) {
+                float[] timestep = {421.5f};
+                float[] eachPassProjecting;
+                counted.reset();
+                try (Tensor out = unet.forward(latent, timestep, context)) {
+                    eachPassProjecting = out.toFloatArray();
+                }
+                double passWork = counted.totalFlops();
+                double textWork = textProjectionFlops(config, context.dim(0) * context.dim(1));
+                TextConditioning text = new TextConditioning(context);
+                try (text) {
+                    for (int step = 0; step < 3; step++) {
+                        counted.reset();
+                        try (Tensor out = unet.forward(latent, timestep, text)) {
+                            // the same products of the same inputs, only fewer of them
+                            assertArrayEquals(eachPassProjecting, out.toFloatArray(), 0, folder.getFileName() + " step " + step);
+                        }
+                        double expected = step == 0 ? passWork : passWork - textWork;
+                        assertEquals(expected, counted.totalFlops(), 1e-9 * passWork, folder.getFileName() + " step " + step);
+                    }
+                }
+                IllegalStateException e = assertThrows(IllegalStateException.class,
+                        () -> unet.forward(latent, timestep, text));
+                assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            }
+        }
+    }
+
+    /** The work of every cross-attention's {@code to_k} and {@code to_v} on {@code rows} rows of text. */
+    private static double textProjectionFlops(UNet2DConditionConfig config, int rows) {
+        int[] channels = config.blockOutChannels();
+        int levels = config.levels();
+        long widths = channels[levels - 1]; // the mid block's
+        for (int level = 0; level < levels; level++) {
+            if (config.downBlockTypes().get(level).equals(UNet2DConditionConfig.CROSS_ATTN_DOWN)) {
+                widths += (long) config.layersPerBlock() * channels[level];
+            }
+            if (config.upBlockTypes().get(level).equals(UNet2DConditionConfig.CROSS_ATTN_UP)) {
+                widths += (long) (config.layersPerBlock() + 1) * channels[levels - 1 - level];
+            }
+        }
+        return 2.0 * 2.0 * config.transformerLayersPerBlock() * rows * config.crossAttentionDim() * widths;
     }
 
     @Test
