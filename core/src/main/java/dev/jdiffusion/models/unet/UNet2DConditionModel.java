@@ -116,7 +116,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
         }
     }
 
-    /** The noise prediction for {@code sample}, the text's projections kept by {@code text}; see below. */
+    /**
+     * The noise prediction for {@code sample}, the text's projections kept by {@code text}; see
+     * {@link #forward(Tensor, float[], TextConditioning, ActivationObserver)}.
+     */
     public Tensor forward(Tensor sample, float[] timesteps, TextConditioning text) {
         return forward(sample, timesteps, text, null);
     }
