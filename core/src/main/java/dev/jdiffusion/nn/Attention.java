@@ -38,8 +38,8 @@ public final class Attention implements AutoCloseable {
      * ({@code [batch, tokens, queryDim]}, or null).
      */
     public Tensor forward(Tensor x, Tensor residual) {
-        try (Tensor k = toK.forward(x); Tensor v = toV.forward(x)) {
-            return attend(x, k, v, residual);
+        try (KeysAndValues kv = project(x)) {
+            return attend(x, kv.keys(), kv.values(), residual);
         }
     }
 
@@ -58,7 +58,7 @@ public final class Attention implements AutoCloseable {
         }
     }
 
-    /** The keys and values of {@code context} ({@code [batch, contextTokens, contextDim]}), which a text keeps. */
+    /** The keys and values of {@code context} ({@code [batch, contextTokens, contextDim]}). */
     KeysAndValues project(Tensor context) {
         Tensor k = toK.forward(context);
         try {
@@ -69,7 +69,7 @@ public final class Attention implements AutoCloseable {
         }
     }
 
-    /** A text's projections by {@code to_k} and {@code to_v}. */
+    /** The projections of a context by {@code to_k} and {@code to_v}. */
     record KeysAndValues(Tensor keys, Tensor values) implements AutoCloseable {
         @Override
         public void close() {
