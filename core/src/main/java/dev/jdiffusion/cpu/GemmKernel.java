@@ -20,8 +20,9 @@ import jdk.incubator.vector.VectorSpecies;
  * start from the running sums (or the bias), stay in registers across the whole K block and are stored back
  * once: into C after the last K block, before it into a buffer where each strip's sums lie together. The B
  * block of a panel ({@code kc x NR} floats, widened from 16 bits where stored so) stays in L1 while every strip
- * of the tile passes over it. A tile with a wide part of C packs A for all of K first and finishes C one panel
- * at a time, so that its sums need not come back from L3 for every K block.
+ * of the tile passes over it. Where K takes more than one block, a tile packs its rows of A for all of K first,
+ * reading each row from end to end, and finishes C one panel at a time
+ * ({@link GemmLayout.Blocking#tiling}).
  */
 final class GemmKernel {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -131,17 +132,22 @@ final class GemmKernel {
     }
 
     /**
-     * One tile, panel by panel: its rows of A are packed for the whole of K (block after block, {@code step}
-     * long), then each panel's part of C is finished over all K blocks before the next panel's begins, its sums
-     * waiting between K blocks in this thread's {@link RunningSums}.
+     * One tile, panel by panel: its rows of A are packed for the whole of K, strip after strip, each strip's K
+     * blocks ({@code step} long) one after another, so that each row of A is read from end to end; then each
+     * panel's part of C is finished over all K blocks before the next panel's begins, its sums waiting between K
+     * blocks in this thread's {@link RunningSums}.
      */
     private static void panelByPanel(RowSource a, int m0, int mc, Panels b, int step, float[] packedA, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         int k = b.in;
         int strips = (mc + MR - 1) / MR;
         int stripRows = strips * MR;
-        for (int k0 = 0; k0 < k; k0 += step) {
-            a.pack(m0, mc, k0, Math.min(step, k - k0), packedA, stripRows * k0, VectorStripWriter.INSTANCE);
+        for (int first = 0; first < mc; first += MR) {
+            int rows = Math.min(MR, mc - first);
+            for (int k0 = 0; k0 < k; k0 += step) {
+                int kc = Math.min(step, k - k0);
+                a.pack(m0 + first, rows, k0, kc, packedA, stripRows * k0 + first * kc, VectorStripWriter.INSTANCE);
+            }
         }
         MemorySegment sums = k > step ? RUNNING_SUMS.get().fit(strips) : null;
         float[] panel = PANEL_BLOCK.get();

@@ -38,16 +38,12 @@ final class GemmLayout {
     static final int MC = 64 * MR;
     /**
      * Most floats of A one tile packs when it packs the whole of K: 1 MiB, half of a 2 MiB L2, which leaves room
-     * for the tile's panel of C and the K block of weights at work. (On a core with 1 MiB of L2, half as many
-     * made products with 512 rows 5-7% slower: a whole-K block that spills from L2 feeds the micro-kernel's
-     * slow stream of A from L3 well enough, while shorter tiles fetch every weight panel more often.)
+     * for the tile's panel of running sums and the K block of weights at work. (On a core with 1 MiB of L2, half
+     * as many made products with 512 rows 5-7% slower: a whole-K block that spills from L2 feeds the
+     * micro-kernel's slow stream of A from L3 well enough, while shorter tiles fetch every weight panel more
+     * often.)
      */
     static final int WHOLE_K_FLOATS = 256 * 1024;
-    /**
-     * Most bytes of running sums (as many as of C) a tile that walks K block by block keeps between K blocks:
-     * what stays in L2 beside its block of A.
-     */
-    static final long OUTPUT_TILE_BYTES = 1 << 20;
     /** Fewest rows worth a whole-K tile: fewer would read (and widen) every weight panel too often. */
     private static final int MIN_WHOLE_K_ROWS = 16 * MR;
     /** K blocks start on multiples of this many floats, so packing copies whole vectors. */
@@ -74,12 +70,14 @@ final class GemmLayout {
      *     thirds of L1: with AVX-512's 64-float panels 128 rows (32 KiB) of a 48 KiB L1, 80 rows of a 32 KiB one
      *     (where a block of all of L1 had run the two-vector micro-kernel over cached data at 80% of the speed
      *     of one of two thirds)
+     * @param wholeKFloats the most floats of A a tile packs for the whole of K ({@link #WHOLE_K_FLOATS}); 0 for
+     *     tiles that always walk K block by block
      */
-    record Blocking(int kc) {
+    record Blocking(int kc, int wholeKFloats) {
         static Blocking forL1(long l1DataBytes) {
             long weightBlockBytes = l1DataBytes * 2 / 3;
             int rows = (int) Math.min(MAX_KC, weightBlockBytes / ((long) NR * Float.BYTES));
-            return new Blocking(Math.max(4 * K_ALIGNMENT, rows / K_ALIGNMENT * K_ALIGNMENT));
+            return new Blocking(Math.max(4 * K_ALIGNMENT, rows / K_ALIGNMENT * K_ALIGNMENT), WHOLE_K_FLOATS);
         }
 
         /**
@@ -94,18 +92,21 @@ final class GemmLayout {
         }
 
         /**
-         * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. A tile walks K block by block
-         * over all its panels while its sums fit {@link #OUTPUT_TILE_BYTES}; a wider one (the feed-forward
-         * layers' 2560 to 10240 columns) would fetch its sums from L3 again for every K block, so it packs its
-         * rows of A for the whole of K instead, with as many rows as {@link #WHOLE_K_FLOATS} allows.
+         * The tiling of an {@code m x k} by {@code k x (panels * NR)} product. Where K takes more than one block,
+         * a tile packs its rows of A for the whole of K, each strip's rows read from end to end, with as many
+         * rows as {@link #wholeKFloats} allows. Packing one K block for all of a tile's rows at a time read each
+         * row in pieces of {@code kc} floats, one row apart: out of L3, or memory, those pieces miss one after
+         * another, and packing had taken 8 - 17% of a product with 320 to 640 columns. Where too few rows
+         * would fit (the longest convolution patches), the tile packs and walks K block by block.
          */
         Tiling tiling(int threads, int m, int k, int panels) {
-            Tiling blockByBlock = GemmLayout.tiling(threads, m, panels, MC, false);
-            if (k <= kBlock(k) || blockByBlock.outputBytes() <= OUTPUT_TILE_BYTES) {
-                return blockByBlock;
+            if (k > kBlock(k)) {
+                int rows = Math.min(MC, wholeKFloats / k / MR * MR);
+                if (rows >= MIN_WHOLE_K_ROWS) {
+                    return GemmLayout.tiling(threads, m, panels, rows, true);
+                }
             }
-            int rows = Math.min(MC, WHOLE_K_FLOATS / k / MR * MR);
-            return rows < MIN_WHOLE_K_ROWS ? blockByBlock : GemmLayout.tiling(threads, m, panels, rows, true);
+            return GemmLayout.tiling(threads, m, panels, MC, false);
         }
     }
 
@@ -124,11 +125,6 @@ final class GemmLayout {
      *     of the tile's whole part of C, which come back from L2 while they fit there)
      */
     record Tiling(int rows, int panels, int rowsPerTile, int panelsPerBlock, boolean wholeK) {
-        /** Bytes of C one tile writes, and of the sums it keeps between K blocks. */
-        long outputBytes() {
-            return (long) rowsPerTile * panelsPerBlock * NR * Float.BYTES;
-        }
-
         /** Runs every tile, spread over the threads. */
         void forEach(Parallel parallel, TileBody body) {
             int columnBlocks = (panels + panelsPerBlock - 1) / panelsPerBlock;

@@ -3,12 +3,14 @@ package dev.jdiffusion.cpu;
 import static dev.jdiffusion.cpu.KernelAsserts.random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -45,10 +47,11 @@ class GemmBlockingTest {
     }
 
     @Test
-    void productsGiveTheSameBitsWhateverTheL1TheyAreBlockedFor() {
+    void productsGiveTheSameBitsWhateverTheL1TheyAreBlockedForAndWhicheverOrderTheirTilesTake() {
         Random r = new Random(5);
-        // K of several blocks for every L1; the second shape is wide enough for tiles that pack A for all of K.
-        int[][] shapes = {{131, 700, 77}, {131, 700, 2600}};
+        // K of several blocks for every L1, across one and several panels and over one row tile; the last K is
+        // too long for a tile of the fewest rows to pack all of it.
+        int[][] shapes = {{131, 700, 77}, {131, 700, 2600}, {131, 5000, 77}};
         try (Parallel parallel = new Parallel(1)) {
             for (int[] shape : shapes) {
                 int m = shape[0];
@@ -56,20 +59,24 @@ class GemmBlockingTest {
                 int n = shape[2];
                 PackedMatrix weight = PackedMatrix.of(random(r, n * k, 1), n, k, new AtomicLong());
                 GemmKernel.Panels panels = weight.gemmPanels(parallel);
-                assertEquals(n > 1000, GemmLayout.tiling(1, m, k, panels.count()).wholeK());
+                assertEquals(k < 5000, GemmLayout.tiling(1, m, k, panels.count()).wholeK(), m + "x" + k + "x" + n);
                 Arena arena = Arena.ofAuto();
                 MemorySegment a = arena.allocateFrom(ValueLayout.JAVA_FLOAT, random(r, m * k, 1));
                 MemorySegment bias = arena.allocateFrom(ValueLayout.JAVA_FLOAT, random(r, n, 1));
                 float[] first = null;
                 for (long l1 : L1_SIZES) {
-                    MemorySegment c = arena.allocate((long) m * n * Float.BYTES, 64);
-                    GemmKernel.gemm(parallel, new DenseRows(a, k), m, panels, bias, c,
-                            GemmLayout.Blocking.forL1(l1));
-                    float[] result = c.toArray(ValueLayout.JAVA_FLOAT);
-                    if (first == null) {
-                        first = result;
-                    } else {
-                        assertArrayEquals(first, result, m + "x" + k + "x" + n + ", blocked for " + l1 + " bytes");
+                    GemmLayout.Blocking blocking = GemmLayout.Blocking.forL1(l1);
+                    // Tiles that pack A for the whole of K, and tiles that pack and walk K block by block.
+                    for (GemmLayout.Blocking order : List.of(blocking, new GemmLayout.Blocking(blocking.kc(), 0))) {
+                        assertFalse(order.wholeKFloats() == 0 && order.tiling(1, m, k, panels.count()).wholeK());
+                        MemorySegment c = arena.allocate((long) m * n * Float.BYTES, 64);
+                        GemmKernel.gemm(parallel, new DenseRows(a, k), m, panels, bias, c, order);
+                        float[] result = c.toArray(ValueLayout.JAVA_FLOAT);
+                        if (first == null) {
+                            first = result;
+                        } else {
+                            assertArrayEquals(first, result, m + "x" + k + "x" + n + ", " + order);
+                        }
                     }
                 }
             }
