@@ -125,30 +125,23 @@ final class GemmKernel {
             }
             for (int p = p0; p < p1; p++) {
                 panelBlock(b, p, k0, kc, panel, panelOffset);
-                multiplyStrips(packedA, 0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c,
+                multiplyStrips(packedA, 0, kc * MR, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c,
                         sums, (long) (p - p0) * strips * SUMS_BLOCK_BYTES);
             }
         }
     }
 
     /**
-     * One tile, panel by panel: its rows of A are packed for the whole of K, strip after strip, each strip's K
-     * blocks ({@code step} long) one after another, so that each row of A is read from end to end; then each
-     * panel's part of C is finished over all K blocks before the next panel's begins, its sums waiting between K
-     * blocks in this thread's {@link RunningSums}.
+     * One tile, panel by panel: its rows of A are packed for the whole of K, each strip's rows read from end to
+     * end into one run of the strip's K columns (a K block of the strip is then a part of that run); then each
+     * panel's part of C is finished over all K blocks ({@code step} long) before the next panel's begins, its
+     * sums waiting between K blocks in this thread's {@link RunningSums}.
      */
     private static void panelByPanel(RowSource a, int m0, int mc, Panels b, int step, float[] packedA, int p0, int p1,
             MemorySegment bias, MemorySegment c) {
         int k = b.in;
         int strips = (mc + MR - 1) / MR;
-        int stripRows = strips * MR;
-        for (int first = 0; first < mc; first += MR) {
-            int rows = Math.min(MR, mc - first);
-            for (int k0 = 0; k0 < k; k0 += step) {
-                int kc = Math.min(step, k - k0);
-                a.pack(m0 + first, rows, k0, kc, packedA, stripRows * k0 + first * kc, VectorStripWriter.INSTANCE);
-            }
-        }
+        a.pack(m0, mc, 0, k, packedA, 0, VectorStripWriter.INSTANCE);
         MemorySegment sums = k > step ? RUNNING_SUMS.get().fit(strips) : null;
         float[] panel = PANEL_BLOCK.get();
         int panelOffset = ArrayAlignment.lineStart(panel, 0);
@@ -156,20 +149,21 @@ final class GemmKernel {
             for (int k0 = 0; k0 < k; k0 += step) {
                 int kc = Math.min(step, k - k0);
                 panelBlock(b, p, k0, kc, panel, panelOffset);
-                multiplyStrips(packedA, stripRows * k0, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c, sums, 0);
+                multiplyStrips(packedA, k0 * MR, k * MR, m0, mc, b, panel, panelOffset, p, k0, kc, bias, c, sums, 0);
             }
         }
     }
 
     /**
-     * Adds the product of every strip of one packed K block of A (from {@code aOffset}) and the same K block
-     * of panel {@code p} (in {@code panel} from {@code panelOffset}) to the running sums: they start from the
-     * bias (or zero) in the first K block and from {@code sums} (at {@code sumsOffset}, one {@code MR x NR} block
-     * per strip) after it, and end in {@code sums} or, in the last K block, in C.
+     * Adds the product of every strip of one packed K block of A (the first from {@code aOffset}, each
+     * {@code stripFloats} after the one before) and the same K block of panel {@code p} (in {@code panel} from
+     * {@code panelOffset}) to the running sums: they start from the bias (or zero) in the first K block and from
+     * {@code sums} (at {@code sumsOffset}, one {@code MR x NR} block per strip) after it, and end in {@code sums}
+     * or, in the last K block, in C.
      */
-    private static void multiplyStrips(float[] packedA, int aOffset, int m0, int mc, Panels b, float[] panel,
-            int panelOffset, int p, int k0, int kc, MemorySegment bias, MemorySegment c, MemorySegment sums,
-            long sumsOffset) {
+    private static void multiplyStrips(float[] packedA, int aOffset, int stripFloats, int m0, int mc, Panels b,
+            float[] panel, int panelOffset, int p, int k0, int kc, MemorySegment bias, MemorySegment c,
+            MemorySegment sums, long sumsOffset) {
         long rowBytes = (long) b.out * Float.BYTES;
         int col = p * NR;
         int cols = Math.min(NR, b.out - col);
@@ -185,7 +179,7 @@ final class GemmKernel {
             long block = sumsOffset + (long) (i / MR) * SUMS_BLOCK_BYTES;
             long from = first ? biasOffset : block;
             long to = last ? ((long) (m0 + i) * b.out + col) * Float.BYTES : block;
-            int strip = aOffset + (i / MR) * kc * MR;
+            int strip = aOffset + (i / MR) * stripFloats;
             if (rows == MR && cols == NR) {
                 microKernel(packedA, strip, kc, panel, panelOffset, start, from, startStride, end, to, endStride);
             } else {
