@@ -137,7 +137,8 @@ public final class UNet2DConditionModel implements AutoCloseable {
      *
      * @param sample {@code [batch, inChannels, height, width]}, or {@code [1, ...]} for every item
      * @param timesteps one timestep per batch item, or one for all
-     * @param text embeddings {@code [batch, tokens, crossAttentionDim]}
+     * @param text the text embeddings ({@link TextConditioning#states}, {@code [batch, tokens, crossAttentionDim]})
+     *     and the keys and values kept of them
      * @param observer receives {@code time_embedding}, {@code conv_in}, {@code down_blocks.i}, {@code mid_block}
      *     and {@code up_blocks.i} as they are computed (channels-last; of one item where they are shared); may be
      *     null
